@@ -1,0 +1,1 @@
+"""Shipped model artifacts (installed as ``sstrack_edge.models``). See README.md here."""

@@ -1,0 +1,1 @@
+"""SSTrack training recipe (needs torch). May import sstrack_edge; sstrack_edge never imports this."""
