@@ -1,0 +1,381 @@
+"""Loading an exported model on an inference backend (ONNX Runtime or OpenVINO).
+
+``load_model(...)`` reads a model card, picks one variant (backend x precision), checks the sha256
+of its files and compiles it once. The returned :class:`LoadedModel` can be shared by several
+:class:`~sstrack_edge.Tracker` instances: each tracker gets its own lightweight runner
+(:meth:`LoadedModel.create_runner`), the compiled network is shared.
+
+Backend choice for ``backend="auto"`` (documented in docs/runtime.md):
+
+* precision: ``"auto"`` tries ``int8`` first, then ``fp32``; an int8 variant is only eligible when
+  the card marks it ``kept`` (it passed the export accuracy gate) and lists this platform;
+* backend order: OpenVINO first on x86-64 when the ``openvino`` package imports, then ONNX
+  Runtime; elsewhere (ARM: OpenVINO runs INT8 in float "simulation" there) ONNX Runtime first;
+* within one backend x precision the first kept variant in the card's ``variants`` list wins.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import BackendUnavailableError, NoDefaultModelError, UntrainedModelWarning
+from .model_card import CARD_FILENAME, ModelCard, ModelFileError, Variant
+
+BACKENDS = ("onnxruntime", "openvino")
+BACKEND_ALIASES = {"ort": "onnxruntime", "onnxruntime": "onnxruntime", "ov": "openvino", "openvino": "openvino"}
+PRECISIONS = ("fp32", "int8")
+
+_MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+
+def current_platform() -> str:
+    """Normalized CPU architecture name as used in a variant's ``platforms`` list."""
+    m = platform.machine().lower()
+    return _MACHINE_ALIASES.get(m, m)
+
+
+def default_threads() -> int:
+    """Number of CPU cores this process may run on (the default thread count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------ default model
+def installed_models() -> list[ModelCard]:
+    """Model cards shipped inside the ``sstrack_edge.models`` package (one sub-directory each)."""
+    try:
+        root = resources.files("sstrack_edge.models")
+    except ModuleNotFoundError:
+        return []
+    cards = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        card_file = entry / CARD_FILENAME
+        if entry.is_dir() and card_file.is_file():
+            cards.append(ModelCard.load(Path(str(card_file))))
+    return cards
+
+
+def default_model_dir() -> Path:
+    """Directory of the default model: the installed *trained* model (``models/default/`` wins when
+    several are installed). Untrained cards (random weights) are never the default."""
+    cards = installed_models()
+    trained = [c for c in cards if c.trained]
+    if not trained:
+        untrained = ", ".join(c.name for c in cards if not c.trained)
+        raise NoDefaultModelError(
+            "no default model is installed in sstrack_edge.models"
+            + (f" (only untrained cards: {untrained})" if untrained else "")
+            + ". Pass one explicitly: Tracker(model='path/to/model_dir') or "
+            "Tracker(model='path/to/model_card.json'); on the command line use --model DIR. "
+            "Export one with `sstrack-export`."
+        )
+    for c in trained:
+        if c.root is not None and c.root.name == "default":
+            return c.root
+    if len(trained) > 1:
+        raise NoDefaultModelError(
+            f"several trained models are installed ({[c.name for c in trained]}) and none is in "
+            "models/default/; pass model=... explicitly"
+        )
+    assert trained[0].root is not None
+    return trained[0].root
+
+
+# ---------------------------------------------------------------------- variant choice
+def normalize_backend(backend: str) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a string, got {type(backend).__name__}")
+    b = backend.lower()
+    if b == "auto":
+        return b
+    if b not in BACKEND_ALIASES:
+        raise ValueError(f"unknown backend {backend!r}; use 'auto', 'onnxruntime' (ort) or 'openvino' (ov)")
+    return BACKEND_ALIASES[b]
+
+
+def normalize_precision(precision: str) -> str:
+    if not isinstance(precision, str):
+        raise TypeError(f"precision must be a string, got {type(precision).__name__}")
+    p = precision.lower()
+    if p != "auto" and p not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32' or 'int8'")
+    return p
+
+
+def backend_order(backend: str, machine: str | None = None, have_openvino: bool | None = None) -> list[str]:
+    """Backends to try, best first, for ``backend`` ('auto' or a concrete name)."""
+    backend = normalize_backend(backend)
+    if backend != "auto":
+        return [backend]
+    machine = machine or current_platform()
+    have_openvino = openvino_available() if have_openvino is None else have_openvino
+    if not have_openvino:
+        return ["onnxruntime"]
+    return ["openvino", "onnxruntime"] if machine == "x86_64" else ["onnxruntime", "openvino"]
+
+
+def select_variant(
+    card: ModelCard,
+    backend: str = "auto",
+    precision: str = "auto",
+    variant: str | None = None,
+    machine: str | None = None,
+    have_openvino: bool | None = None,
+) -> Variant:
+    """Pick the variant to run (rule in the module docstring)."""
+    if variant is not None:
+        try:
+            v = card.variant(variant)
+        except KeyError as e:
+            raise ValueError(str(e.args[0])) from None
+        if not v.kept:
+            warnings.warn(f"variant {v.name!r} is marked kept=false in the card (it failed the export gate)")
+        return v
+    machine = machine or current_platform()
+    backends = backend_order(backend, machine, have_openvino)
+    precision = normalize_precision(precision)
+    precisions = ["int8", "fp32"] if precision == "auto" else [precision]
+    for p in precisions:
+        for b in backends:
+            for v in card.variants:
+                if v.kept and v.backend == b and v.precision == p and machine in v.platforms:
+                    return v
+    have = [f"{v.name} ({v.backend}/{v.precision}, kept={v.kept}, platforms={v.platforms})" for v in card.variants]
+    raise BackendUnavailableError(
+        f"model {card.name!r} has no kept variant for backend={backend!r}, precision={precision!r} on "
+        f"{machine}; tried backends {backends}. Variants: {have}"
+    )
+
+
+# ----------------------------------------------------------------------------- runners
+class _OrtRunner:
+    """Per-tracker runner on a shared ``onnxruntime.InferenceSession`` (``run`` is thread-safe)."""
+
+    def __init__(self, model: "LoadedModel"):
+        self._session = model.compiled
+        self._in = (model.card.input["template"], model.card.input["search"])
+        self._out = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
+        return score[0, 0], size[0], offset[0]
+
+
+class _OpenVinoRunner:
+    """Per-tracker infer request on a shared OpenVINO ``CompiledModel``."""
+
+    def __init__(self, model: "LoadedModel"):
+        compiled = model.compiled
+        self._request = compiled.create_infer_request()
+        self._in = (model.card.input["template"], model.card.input["search"])
+        self._out = [compiled.output(model.card.outputs[k]) for k in ("score_map", "size_map", "offset_map")]
+
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r = self._request
+        r.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
+        score, size, offset = (r.get_tensor(o).data for o in self._out)
+        # share_outputs: these views are overwritten by the next infer(); the tracker decodes them at once.
+        return score[0, 0], size[0], offset[0]
+
+
+# ------------------------------------------------------------------------ loaded model
+@dataclass
+class LoadedModel:
+    """A model card plus one compiled variant; share it between trackers (``Tracker(model=m)``)."""
+
+    card: ModelCard
+    variant: Variant
+    threads: int
+    spin_wait: bool
+    compiled: Any  # onnxruntime.InferenceSession or openvino.CompiledModel
+
+    @property
+    def backend(self) -> str:
+        return self.variant.backend
+
+    @property
+    def precision(self) -> str:
+        return self.variant.precision
+
+    def create_runner(self):
+        """A callable ``(template NCHW f32, search NCHW f32) -> (score FxF, size 2xFxF, offset 2xFxF)``."""
+        return _OrtRunner(self) if self.backend == "onnxruntime" else _OpenVinoRunner(self)
+
+    def describe(self) -> str:
+        return (
+            f"{self.card.name} [{self.variant.name}: {self.backend}/{self.precision}, "
+            f"{self.threads} thread(s), spin_wait={self.spin_wait}]"
+        )
+
+
+def _compile_onnxruntime(card: ModelCard, variant: Variant, threads: int, spin_wait: bool):
+    import onnxruntime as ort
+
+    if "model" not in variant.files:
+        raise ModelFileError(f"variant {variant.name!r} has no 'model' file entry: {variant.files}")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin_wait else "0")
+    path = card.file_path(variant.files["model"])
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
+        raise ModelFileError(f"onnxruntime could not load {path}: {e}") from e
+    names_in = {i.name: i.shape for i in sess.get_inputs()}
+    names_out = {o.name for o in sess.get_outputs()}
+    _check_io(card, variant, names_in, names_out)
+    return sess
+
+
+def _compile_openvino(card: ModelCard, variant: Variant, threads: int, spin_wait: bool):
+    try:
+        import openvino as ov
+    except ImportError:
+        raise BackendUnavailableError(
+            "backend 'openvino' requested but the openvino package is not installed "
+            "(pip install 'sstrack-edge[openvino]')"
+        ) from None
+    path = card.file_path(variant.files["xml"] if "xml" in variant.files else variant.files["model"])
+    core = ov.Core()
+    config = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": "1",
+        "INFERENCE_NUM_THREADS": str(threads),
+        "ENABLE_CPU_PINNING": "NO",
+        # Without this, CPUs with AVX512-BF16/AMX silently run FP32 models in bf16. INT8 (quantized)
+        # ops still run in int8 under an f32 hint; the non-quantized rest stays f32.
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
+    try:
+        ov_model = core.read_model(str(path))
+        compiled = core.compile_model(ov_model, "CPU", config)
+    except Exception as e:  # openvino raises RuntimeError with long messages
+        raise ModelFileError(f"openvino could not load {path}: {e}") from e
+    names_in = {}
+    for port in compiled.inputs:
+        for n in port.get_names():
+            names_in[n] = list(port.get_partial_shape().to_shape())
+    names_out = {n for port in compiled.outputs for n in port.get_names()}
+    _check_io(card, variant, names_in, names_out)
+    return compiled
+
+
+def _check_io(card: ModelCard, variant: Variant, names_in: dict, names_out: set) -> None:
+    expected_in = {
+        card.input["template"]: [1, 3, card.template.size, card.template.size],
+        card.input["search"]: [1, 3, card.search.size, card.search.size],
+    }
+    for name, shape in expected_in.items():
+        if name not in names_in:
+            raise ModelFileError(
+                f"variant {variant.name!r}: network has no input {name!r} (has {sorted(names_in)}); "
+                "the model card and the file disagree"
+            )
+        if list(names_in[name]) != shape:
+            raise ModelFileError(
+                f"variant {variant.name!r}: input {name!r} has shape {names_in[name]}, card says {shape}"
+            )
+    for key in ("score_map", "size_map", "offset_map"):
+        if card.outputs[key] not in names_out:
+            raise ModelFileError(
+                f"variant {variant.name!r}: network has no output {card.outputs[key]!r} ({key}); "
+                f"has {sorted(names_out)}"
+            )
+
+
+def load_card(model: str | os.PathLike | ModelCard | None) -> ModelCard:
+    """Resolve ``model`` (None = default model, a directory, a model_card.json path or a card)."""
+    if isinstance(model, ModelCard):
+        if model.root is None:
+            raise ModelFileError("model card has no root directory (load it with ModelCard.load)")
+        return model
+    if model is None:
+        return ModelCard.load(default_model_dir())
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(
+            "model must be None (default model), a model directory, a model_card.json path, a ModelCard "
+            f"or a LoadedModel from sstrack_edge.load_model(); got {type(model).__name__}"
+        )
+    p = Path(model)
+    if not p.exists():
+        raise ModelFileError(f"model path does not exist: {p}")
+    return ModelCard.load(p)
+
+
+REQUIRED_INFERENCE_KEYS = ("hann_window", "lost_threshold", "clip_margin", "search_growth_when_lost", "max_search_factor")
+
+
+def check_card(card: ModelCard) -> None:
+    """Fields the runtime needs beyond what ``ModelCard.from_dict`` checks."""
+    missing = [k for k in REQUIRED_INFERENCE_KEYS if k not in card.inference]
+    if missing:
+        raise ModelFileError(f"model card {card.name!r} is malformed: inference lacks {missing}")
+    for role in ("template", "search"):
+        if role not in card.input:
+            raise ModelFileError(f"model card {card.name!r} is malformed: input lacks {role!r}")
+    for key in ("score_map", "size_map", "offset_map"):
+        if key not in card.outputs:
+            raise ModelFileError(f"model card {card.name!r} is malformed: outputs lack {key!r}")
+    if card.feature_size <= 0 or card.search.size % card.feature_size:
+        raise ModelFileError(f"model card {card.name!r}: feature_size {card.feature_size} does not divide search size")
+    if card.input.get("channel_order", "BGR") != "BGR" or not card.normalization.get("in_graph", False):
+        raise ModelFileError(
+            f"model card {card.name!r}: this runtime feeds raw BGR 0..255 pixels and needs the "
+            "normalization inside the graph (input.channel_order 'BGR', normalization.in_graph true)"
+        )
+
+
+def load_model(
+    model: str | os.PathLike | ModelCard | None = None,
+    backend: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    spin_wait: bool = False,
+    variant: str | None = None,
+) -> LoadedModel:
+    """Load and compile one variant of a model; pass the result to several ``Tracker`` objects to
+    share the compiled network. See the module docstring for the ``auto`` rules."""
+    card = load_card(model)
+    check_card(card)
+    if not card.trained:
+        warnings.warn(
+            f"model {card.name!r} is untrained (trained: false in its card): random weights, boxes are "
+            "meaningless; use it only to test plumbing or speed",
+            UntrainedModelWarning,
+            stacklevel=2,
+        )
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    chosen = select_variant(card, backend, precision, variant)
+    card.verify(chosen)
+    if chosen.backend == "onnxruntime":
+        compiled = _compile_onnxruntime(card, chosen, int(threads), bool(spin_wait))
+    elif chosen.backend == "openvino":
+        compiled = _compile_openvino(card, chosen, int(threads), bool(spin_wait))
+    else:
+        raise ModelFileError(f"variant {chosen.name!r} names unknown backend {chosen.backend!r}")
+    return LoadedModel(card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait), compiled=compiled)

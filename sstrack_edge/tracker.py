@@ -1,0 +1,263 @@
+"""``Tracker``: the OpenCV-style single-object tracker (``init(frame, bbox)``, ``update(frame)``).
+
+Per frame (OSTrack inference, RECIPE 2.7): one square crop around the last good box at the card's
+search factor, resized straight into a preallocated buffer by one ``cv2.warpAffine``; one
+transpose to the NCHW float32 network input; the network; decoding on the FxF maps in numpy.
+
+Lost logic (docs/runtime.md, "Lost target"): when the score is below ``lost_threshold`` the
+tracker reports ``ok=False``, keeps the last good box (it neither moves the search centre nor grows
+the box) and widens the search crop by ``search_growth_when_lost`` per lost frame up to
+``max_search_factor`` (still resized to the network's search size). While lost the Hann window is
+not applied, since a target that comes back is not necessarily near the old centre. On the first
+frame scoring above the threshold the tracker takes the new box and returns to the normal factor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from . import geometry
+from .backends import LoadedModel, load_model
+from .errors import TrackerNotInitializedError
+from .frames import channels_of, check_box, check_frame
+from .model_card import ModelCard
+
+TRACKING, LOST, INITIALIZED = "tracking", "lost", "initialized"
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Everything the tracker knows about one frame."""
+
+    bbox: tuple[float, float, float, float]  # x, y, w, h in pixels (last good box while lost)
+    score: float  # max of the (Hann-windowed while tracking) score map; nan for the init frame
+    lost: bool
+    state: str  # "initialized" | "tracking" | "lost"
+    frame_index: int  # 0 = the init frame
+    search_factor: float  # crop factor used for this frame (grows while lost)
+    latency_ms: float = 0.0  # whole update() call
+    timings_ms: dict[str, float] = field(default_factory=dict)  # preprocess / inference / decode
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost
+
+    @property
+    def bbox_int(self) -> tuple[int, int, int, int]:
+        """The box rounded to integer pixels (for drawing / ``cv2.Rect``-style consumers)."""
+        x, y, w, h = self.bbox
+        x0, y0 = int(round(x)), int(round(y))
+        return x0, y0, int(round(x + w)) - x0, int(round(y + h)) - y0
+
+
+class Tracker:
+    """SSTrack single-object tracker on ONNX Runtime or OpenVINO (no torch).
+
+    Parameters
+    ----------
+    model:
+        ``None`` (the installed default model), a model directory, a ``model_card.json`` path, a
+        :class:`~sstrack_edge.ModelCard`, or a :class:`~sstrack_edge.LoadedModel` from
+        :func:`sstrack_edge.load_model` to share one compiled network between trackers.
+    backend, precision, threads, spin_wait, variant:
+        see :func:`sstrack_edge.load_model` (ignored, and must stay default, when ``model`` is a
+        ``LoadedModel``).
+    lost_threshold:
+        score below which a frame counts as lost; ``None`` = the card's ``inference.lost_threshold``.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | ModelCard | LoadedModel | None = None,
+        backend: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+        spin_wait: bool = False,
+        lost_threshold: float | None = None,
+        variant: str | None = None,
+    ):
+        if isinstance(model, LoadedModel):
+            conflicts = {
+                k: v
+                for k, v in dict(backend=backend, precision=precision, threads=threads, variant=variant).items()
+                if v not in (None, "auto")
+            }
+            if spin_wait:
+                conflicts["spin_wait"] = spin_wait
+            if conflicts:
+                raise ValueError(
+                    f"model is an already loaded model ({model.describe()}); backend/precision/threads/"
+                    f"spin_wait/variant are fixed at load_model() time, got {conflicts}"
+                )
+            self.model = model
+        else:
+            self.model = load_model(model, backend, precision, threads, spin_wait, variant)
+        card = self.model.card
+        inf = card.inference
+        self._run = self.model.create_runner()
+        self._tz, self._sx, self._fs = card.template.size, card.search.size, card.feature_size
+        self._template_factor = float(card.template.factor)
+        self._search_factor = float(card.search.factor)
+        self._growth = float(inf["search_growth_when_lost"])
+        self._max_factor = float(inf["max_search_factor"])
+        self._margin = float(inf["clip_margin"])
+        self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
+        self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
+        self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
+        # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
+        self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
+        self._search = np.zeros((1, 3, self._sx, self._sx), np.float32)
+        self._crop_buffers: dict[tuple[int, int], np.ndarray] = {}
+        self._box: tuple[float, float, float, float] | None = None
+        self._frame_hw: tuple[int, int] | None = None
+        self._lost_frames = 0
+        self._frame_index = 0
+        self._result: TrackResult | None = None
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def lost_threshold(self) -> float:
+        return self._lost_threshold
+
+    @lost_threshold.setter
+    def lost_threshold(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TypeError(f"lost_threshold must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"lost_threshold must be in [0, 1] (a score-map probability), got {value}")
+        self._lost_threshold = float(value)
+
+    @property
+    def card(self) -> ModelCard:
+        return self.model.card
+
+    @property
+    def initialized(self) -> bool:
+        return self._box is not None
+
+    @property
+    def result(self) -> TrackResult | None:
+        """The last :class:`TrackResult` (``None`` before ``init``)."""
+        return self._result
+
+    @property
+    def score(self) -> float:
+        return float("nan") if self._result is None else self._result.score
+
+    @property
+    def lost(self) -> bool:
+        return False if self._result is None else self._result.lost
+
+    @property
+    def state(self) -> str:
+        return "uninitialized" if self._result is None else self._result.state
+
+    @property
+    def search_factor(self) -> float:
+        """Crop factor the next ``update`` will use (grows while the target is lost)."""
+        if self._lost_frames == 0:
+            return self._search_factor
+        return min(self._search_factor * self._growth**self._lost_frames, self._max_factor)
+
+    # ------------------------------------------------------------------- API
+    def init(self, frame: np.ndarray, bbox: Sequence[float]) -> None:
+        """Start (or restart) tracking the object in ``bbox`` = ``(x, y, w, h)`` pixels of ``frame``."""
+        frame = check_frame(frame)
+        box = check_box(bbox, frame.shape)
+        t0 = time.perf_counter()
+        cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+        side = geometry.crop_side(box, self._template_factor)
+        self._fill_input(frame, cx, cy, side, self._tz, self._template)
+        self._box = box
+        self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
+        self._lost_frames = 0
+        self._frame_index = 0
+        self._result = TrackResult(
+            bbox=box,
+            score=float("nan"),
+            lost=False,
+            state=INITIALIZED,
+            frame_index=0,
+            search_factor=self._search_factor,
+            latency_ms=(time.perf_counter() - t0) * 1e3,
+        )
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
+        """Track into ``frame``. Returns ``(ok, bbox)``; ``ok`` is False while the target is lost, and
+        then ``bbox`` is the last good box. More in :attr:`result`."""
+        if self._box is None:
+            raise TrackerNotInitializedError("update() called before init(frame, bbox)")
+        frame = check_frame(frame)
+        H, W = int(frame.shape[0]), int(frame.shape[1])
+        if (H, W) != self._frame_hw:
+            raise ValueError(
+                f"frame size changed from {self._frame_hw[1]}x{self._frame_hw[0]} to {W}x{H} "
+                "during tracking; call init(frame, bbox) again for the new stream"
+            )
+        t0 = time.perf_counter()
+        factor = self.search_factor
+        box = self._box
+        cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+        side = geometry.crop_side(box, factor)
+        self._fill_input(frame, cx, cy, side, self._sx, self._search)
+        t1 = time.perf_counter()
+        score_map, size_map, offset_map = self._run(self._template, self._search)
+        t2 = time.perf_counter()
+        was_lost = self._lost_frames > 0
+        use_hann = self._hann is not None and (not was_lost or self._hann_when_lost)
+        weighted = score_map * self._hann if use_hann else score_map
+        idx = int(np.argmax(weighted))
+        score = float(weighted.flat[idx])
+        if not math.isfinite(score):
+            raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
+        if score >= self._lost_threshold:
+            iy, ix = divmod(idx, self._fs)
+            norm = (
+                (ix + float(offset_map[0, iy, ix])) / self._fs,
+                (iy + float(offset_map[1, iy, ix])) / self._fs,
+                float(size_map[0, iy, ix]),
+                float(size_map[1, iy, ix]),
+            )
+            new_box = geometry.clip_box(geometry.crop_to_image(norm, cx, cy, side), W, H, self._margin)
+            self._box = tuple(float(v) for v in new_box)
+            self._lost_frames = 0
+            lost = False
+        else:
+            self._lost_frames += 1
+            lost = True
+        t3 = time.perf_counter()
+        self._frame_index += 1
+        self._result = TrackResult(
+            bbox=self._box,
+            score=score,
+            lost=lost,
+            state=LOST if lost else TRACKING,
+            frame_index=self._frame_index,
+            search_factor=factor,
+            latency_ms=(t3 - t0) * 1e3,
+            timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3},
+        )
+        return not lost, self._box
+
+    # -------------------------------------------------------------- internals
+    def _fill_input(self, frame: np.ndarray, cx: float, cy: float, side: float, size: int, dst: np.ndarray) -> None:
+        """Crop ``frame`` around (cx, cy) straight into the NCHW float32 network input ``dst``."""
+        channels = channels_of(frame)
+        key = (size, channels)
+        buf = self._crop_buffers.get(key)
+        if buf is None:
+            shape = (size, size) if channels == 1 else (size, size, channels)
+            buf = self._crop_buffers[key] = np.empty(shape, np.uint8)
+        crop = geometry.crop_square(frame, cx, cy, side, size, out=buf)
+        if channels == 3:
+            np.copyto(dst[0], crop.transpose(2, 0, 1))
+        elif channels == 4:  # BGRA: drop alpha on the crop only
+            np.copyto(dst[0], crop[:, :, :3].transpose(2, 0, 1))
+        else:  # grayscale: replicate the crop into B, G and R
+            np.copyto(dst[0], crop.reshape(1, size, size))
