@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -206,6 +206,8 @@ class LoadedModel:
     threads: int
     spin_wait: bool
     compiled: Any  # onnxruntime.InferenceSession or openvino.CompiledModel
+    # Optional ``factory(loaded_model) -> runner`` for other engines (the bench's torch eager row).
+    runner_factory: Callable[["LoadedModel"], Callable] | None = None
 
     @property
     def backend(self) -> str:
@@ -217,6 +219,8 @@ class LoadedModel:
 
     def create_runner(self):
         """A callable ``(template NCHW f32, search NCHW f32) -> (score FxF, size 2xFxF, offset 2xFxF)``."""
+        if self.runner_factory is not None:
+            return self.runner_factory(self)
         return _OrtRunner(self) if self.backend == "onnxruntime" else _OpenVinoRunner(self)
 
     def describe(self) -> str:

@@ -1,0 +1,392 @@
+"""``sstrack-edge bench``: end-to-end ``update()`` speed of every variant vs torch eager and OpenCV peers.
+
+One process, one thread count, the same pre-decoded real frames for every row. Rows:
+
+* each variant of the model card whose backend is installed (ORT / OpenVINO x fp32 / int8);
+* the same network in torch eager FP32 (only if ``torch`` and ``training`` import: built from the
+  card's ``architecture`` with random weights, plugged into the same ``Tracker`` so crop and
+  decode are identical; speed does not depend on weight values);
+* OpenCV ``TrackerNano`` (NanoTrack v2 ONNX files, when found) and ``TrackerCSRT``.
+
+Rows are measured in interleaved rounds (row A chunk, row B chunk, ..., repeat) so that load from
+other processes on a shared machine hits all rows alike. Reported: median and p90 latency, median
+FPS, the split of ``update`` into preprocessing / inference / decode, FPS ratio vs torch eager and
+achieved MAC/s (network MACs counted from the ONNX graph).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+DEFAULT_SEQUENCE = "S1301"  # UAVDT drone clip, 800x450, in ../shared/data/sot/eval
+
+
+# ---------------------------------------------------------------------------------- frames
+def shared_dir() -> Path:
+    env = os.environ.get("SSTRACK_SHARED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndarray], tuple, str]:
+    """``n + 1`` pre-decoded frames, the init box and a description. Real eval frames when
+    ../shared is present (cycled if the sequence is shorter), else the synthetic demo clip."""
+    import cv2
+
+    seq_dir = shared_dir() / "data" / "sot" / "eval" / (sequence or DEFAULT_SEQUENCE)
+    if (seq_dir / "groundtruth.txt").is_file():
+        files = sorted((seq_dir / "img").glob("*.jpg"))[: n + 1]
+        frames = [cv2.imread(str(f)) for f in files]
+        with open(seq_dir / "groundtruth.txt") as f:
+            box = tuple(float(v) for v in f.readline().replace("\t", ",").split(","))
+        h, w = frames[0].shape[:2]
+        return frames, box, f"{seq_dir} ({len(frames)} frames, {w}x{h})"
+    if sequence is not None:
+        raise ValueError(f"sequence {sequence!r} not found under {seq_dir.parent}")
+    from .synthetic import make_clip
+
+    frames, truth = make_clip(n_frames=max(n + 1, 2))
+    h, w = frames[0].shape[:2]
+    return frames, tuple(truth[0]), f"synthetic demo clip ({len(frames)} frames, {w}x{h}; ../shared absent)"
+
+
+# ------------------------------------------------------------------------------------ MACs
+def count_onnx_macs(path: str | Path) -> int | None:
+    """Multiply-accumulates of MatMul / Gemm / Conv nodes from the ONNX graph's static shapes
+    (None if the ``onnx`` package is not installed). Elementwise ops, softmax, norms are ignored."""
+    try:
+        import onnx
+        from onnx import shape_inference
+    except ImportError:
+        return None
+    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    shapes: dict[str, list[int]] = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    for init in g.initializer:
+        shapes[init.name] = list(init.dims)
+    macs = 0
+    for node in g.node:
+        if node.op_type in ("MatMul", "MatMulInteger", "Gemm", "Conv", "ConvInteger"):
+            out = shapes.get(node.output[0])
+            if not out or not all(out):
+                continue
+            if node.op_type in ("Conv", "ConvInteger"):
+                w = shapes.get(node.input[1])
+                if not w:
+                    continue
+                macs += int(np.prod(out)) * int(np.prod(w[1:]))
+            else:
+                a = shapes.get(node.input[0])
+                if not a:
+                    continue
+                trans_a = any(at.name == "transA" and at.i for at in node.attribute)
+                k = a[-2] if trans_a else a[-1]
+                macs += int(np.prod(out)) * int(k)
+    return macs
+
+
+# ------------------------------------------------------------------------------- workloads
+@dataclass
+class Row:
+    name: str
+    kind: str  # "sstrack" | "torch" | "opencv"
+    backend: str
+    precision: str
+    kept: bool | None
+    init: Callable[[np.ndarray, tuple], None]
+    step: Callable[[np.ndarray], dict | None]  # returns timings_ms for sstrack rows
+    latencies_ms: list[float] = field(default_factory=list)
+    split_ms: dict[str, list[float]] = field(default_factory=lambda: {"preprocess": [], "inference": [], "decode": []})
+    note: str = ""
+    frame_index: int = 1
+
+
+def _tracker_row(name, tracker, kind="sstrack", note="") -> Row:
+    def step(frame):
+        tracker.update(frame)
+        return tracker.result.timings_ms
+
+    return Row(
+        name=name,
+        kind=kind,
+        backend=tracker.model.backend,
+        precision=tracker.model.precision,
+        kept=tracker.model.variant.kept,
+        init=tracker.init,
+        step=step,
+        note=note,
+    )
+
+
+def _torch_row(card, threads: int) -> Row | None:
+    """The card's network in torch eager FP32, inside the same Tracker (same crop and decode)."""
+    try:
+        import torch
+
+        from training.models.ostrack import ModelConfig, build_model
+    except Exception as e:  # torch or training missing: skip the row
+        print(f"bench: torch eager row skipped ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    from .backends import LoadedModel
+    from .tracker import Tracker
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(**card.architecture)).eval()
+    names = [card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+
+    def factory(_loaded):
+        def run(template, search):
+            with torch.inference_mode():
+                out = net(torch.from_numpy(template), torch.from_numpy(search))
+            if isinstance(out, dict):
+                out = [out[n] for n in names]
+            score, size, offset = (o.numpy() for o in out[:3])
+            return score[0, 0], size[0], offset[0]
+
+        return run
+
+    from .model_card import Variant
+
+    v = Variant(name="torch-eager-fp32", backend="torch", precision="fp32", files={}, sha256={}, kept=True)
+    loaded = LoadedModel(card=card, variant=v, threads=threads, spin_wait=False, compiled=net, runner_factory=factory)
+    return _tracker_row("torch-eager-fp32", Tracker(loaded), kind="torch", note="random weights (speed only)")
+
+
+def _opencv_rows(threads: int, nanotrack_dir: Path | None) -> list[Row]:
+    import cv2
+
+    cv2.setNumThreads(threads)
+    rows = []
+    if nanotrack_dir is not None and (nanotrack_dir / "nanotrack_backbone_sim.onnx").is_file():
+        holder = {}
+
+        def nano_init(frame, box):
+            p = cv2.TrackerNano_Params()
+            p.backbone = str(nanotrack_dir / "nanotrack_backbone_sim.onnx")
+            p.neckhead = str(nanotrack_dir / "nanotrack_head_sim.onnx")
+            holder["t"] = cv2.TrackerNano_create(p)
+            holder["t"].init(frame, tuple(int(round(v)) for v in box))
+
+        rows.append(Row("opencv-nanotrack-v2", "opencv", "opencv-dnn", "fp32", None, nano_init, lambda f: holder["t"].update(f) and None))
+    else:
+        print("bench: OpenCV TrackerNano row skipped (NanoTrack v2 ONNX files not found)", file=sys.stderr)
+    holder_c = {}
+
+    def csrt_init(frame, box):
+        holder_c["t"] = cv2.TrackerCSRT_create()
+        holder_c["t"].init(frame, tuple(int(round(v)) for v in box))
+
+    rows.append(Row("opencv-csrt", "opencv", "opencv", "fp32", None, csrt_init, lambda f: holder_c["t"].update(f) and None))
+    return rows
+
+
+# ------------------------------------------------------------------------------ measuring
+def run_bench(
+    model=None,
+    threads: int = 2,
+    frames: int = 100,
+    rounds: int = 5,
+    warmup: int = 5,
+    sequence: str | None = None,
+    torch_row: bool = True,
+    peers: bool = True,
+    variants: list[str] | None = None,
+) -> dict:
+    from .backends import BACKENDS, load_card, openvino_available
+    from .errors import UntrainedModelWarning
+    from .tracker import Tracker
+
+    card = load_card(model)
+    clip, init_box, clip_desc = load_bench_frames(frames, sequence)
+    rows: list[Row] = []
+    have_ov = openvino_available()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrainedModelWarning)
+        for v in card.variants:
+            if variants is not None and v.name not in variants:
+                continue
+            if v.backend not in BACKENDS or (v.backend == "openvino" and not have_ov):
+                print(f"bench: variant {v.name} skipped (backend {v.backend} not installed)", file=sys.stderr)
+                continue
+            tracker = Tracker(card, variant=v.name, threads=threads)
+            rows.append(_tracker_row(v.name, tracker))
+        if torch_row:
+            r = _torch_row(card, threads)
+            if r is not None:
+                rows.append(r)
+    if peers:
+        nano = shared_dir() / "peers" / "nanotrack_v2"
+        rows.extend(_opencv_rows(threads, nano if nano.is_dir() else None))
+
+    n_track = len(clip) - 1
+    chunk = max(1, frames // rounds)
+
+    def advance(row: Row, count: int, record: bool) -> None:
+        for _ in range(count):
+            if row.frame_index > n_track:  # wrap around: re-init on the first frame
+                row.init(clip[0], init_box)
+                row.frame_index = 1
+            frame = clip[row.frame_index]
+            t0 = time.perf_counter()
+            split = row.step(frame)
+            dt = (time.perf_counter() - t0) * 1e3
+            row.frame_index += 1
+            if record:
+                row.latencies_ms.append(dt)
+                if split:
+                    for k, v in split.items():
+                        row.split_ms[k].append(v)
+
+    for row in rows:
+        row.init(clip[0], init_box)
+        advance(row, warmup, record=False)
+    for _ in range(rounds):
+        for row in rows:
+            advance(row, chunk, record=True)
+
+    fp32_files = [v for v in card.variants if v.backend == "onnxruntime" and v.precision == "fp32"]
+    macs = count_onnx_macs(card.file_path(fp32_files[0].files["model"])) if fp32_files else None
+    if macs is None:
+        macs = card.metrics.get("macs") if isinstance(card.metrics, dict) else None
+
+    results = []
+    torch_fps = None
+    for row in rows:
+        lat = np.asarray(row.latencies_ms)
+        med = float(np.median(lat))
+        entry = {
+            "name": row.name,
+            "kind": row.kind,
+            "backend": row.backend,
+            "precision": row.precision,
+            "kept": row.kept,
+            "updates": int(lat.size),
+            "median_ms": round(med, 3),
+            "p90_ms": round(float(np.percentile(lat, 90)), 3),
+            "median_fps": round(1e3 / med, 2),
+            "note": row.note,
+        }
+        if row.split_ms["inference"]:
+            split = {k: float(np.median(v)) for k, v in row.split_ms.items()}
+            entry.update({f"{k}_ms": round(v, 3) for k, v in split.items()})
+            entry["pre_decode_share"] = round((split["preprocess"] + split["decode"]) / med, 4)
+            if macs:
+                entry["gmac_per_s"] = round(macs / 1e9 / (split["inference"] / 1e3), 2)
+        if row.kind == "torch":
+            torch_fps = entry["median_fps"]
+        results.append(entry)
+    for e in results:
+        e["fps_vs_torch_eager"] = round(e["median_fps"] / torch_fps, 2) if torch_fps else None
+    return {
+        "model": card.name,
+        "trained": card.trained,
+        "macs": macs,
+        "threads": threads,
+        "frames": clip_desc,
+        "updates_per_row": rounds * chunk,
+        "rounds": rounds,
+        "warmup": warmup,
+        "machine": machine_info(),
+        "rows": results,
+    }
+
+
+def machine_info() -> dict:
+    info = {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        info["cpu"] = platform.processor()
+    info["logical_cpus"] = os.cpu_count()
+    versions = {}
+    for mod in ("onnxruntime", "openvino", "cv2", "numpy", "torch"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:
+            pass
+    info["versions"] = versions
+    return info
+
+
+def format_table(report: dict) -> str:
+    head = f"{'row':<22}{'median ms':>10}{'p90 ms':>9}{'FPS':>8}{'pre ms':>8}{'inf ms':>8}{'dec ms':>8}{'pre+dec':>8}{'xTorch':>8}{'GMAC/s':>8}"
+    lines = [
+        f"model {report['model']} (trained={report['trained']}), {report['threads']} thread(s), "
+        f"{report['updates_per_row']} updates/row in {report['rounds']} interleaved rounds",
+        f"frames: {report['frames']}",
+        f"cpu: {report['machine'].get('cpu')}; network MACs: "
+        + (f"{report['macs'] / 1e9:.3f} G" if report["macs"] else "n/a"),
+        head,
+        "-" * len(head),
+    ]
+
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
+    for r in report["rows"]:
+        share = r.get("pre_decode_share")
+        lines.append(
+            f"{r['name'] + ('' if r['kept'] in (None, True) else '*'):<22}{r['median_ms']:>10.2f}{r['p90_ms']:>9.2f}"
+            f"{r['median_fps']:>8.1f}{f(r.get('preprocess_ms'), '8.2f'):>8}{f(r.get('inference_ms'), '8.2f'):>8}"
+            f"{f(r.get('decode_ms'), '8.2f'):>8}{(f'{share * 100:.1f}%' if share is not None else '-'):>8}"
+            f"{f(r.get('fps_vs_torch_eager'), '8.2f'):>8}{f(r.get('gmac_per_s'), '8.1f'):>8}"
+        )
+    if any(r["kept"] is False for r in report["rows"]):
+        lines.append("* variant marked kept=false in the card (failed the export accuracy gate)")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- CLI
+def add_parser(sub, add_model_args) -> None:
+    p = sub.add_parser("bench", help="time Tracker.update() per backend/precision vs torch eager and OpenCV trackers")
+    p.add_argument("--model", help="model directory or model_card.json (default: the installed default model)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--frames", type=int, default=100, help="timed updates per row")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds the frames are split into")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--sequence", help=f"eval sequence under ../shared/data/sot/eval (default {DEFAULT_SEQUENCE})")
+    p.add_argument("--variants", help="comma-separated variant names to time (default: all)")
+    p.add_argument("--no-torch", action="store_true", help="skip the torch eager row")
+    p.add_argument("--no-peers", action="store_true", help="skip the OpenCV tracker rows")
+    p.add_argument("--json", help="also write the full report as JSON here")
+    p.set_defaults(func=cmd_bench)
+    del add_model_args  # bench times every variant; backend/precision flags do not apply
+
+
+def cmd_bench(args) -> int:
+    if args.threads < 1 or args.frames < 1 or args.rounds < 1:
+        raise ValueError("--threads, --frames and --rounds must be >= 1")
+    report = run_bench(
+        args.model,
+        threads=args.threads,
+        frames=args.frames,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        sequence=args.sequence,
+        torch_row=not args.no_torch,
+        peers=not args.no_peers,
+        variants=args.variants.split(",") if args.variants else None,
+    )
+    print(format_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
