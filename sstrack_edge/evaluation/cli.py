@@ -1,0 +1,106 @@
+"""``sstrack-edge eval``: one-pass evaluation of several trackers, offline and streaming.
+
+``sstrack_edge.cli`` registers it with :func:`add_parser`; ``python -m sstrack_edge.evaluation``
+runs it standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .datasets import FORMATS, load_dataset
+from .evaluate import MODES, evaluate, track_sequences
+from .metrics import ABSENT_POLICIES
+from .plots import save_plots
+from .report import results_table, write_summary
+from .submission import SUBMISSION_FORMATS, write_submission
+from .trackers import tracker_label
+
+
+def _csv(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _positive_float(text: str) -> float:
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return v
+
+
+def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("root", type=Path, help="dataset root folder")
+    p.add_argument("--format", default="sot", choices=sorted(FORMATS), help="on-disk layout of ROOT (default: sot)")
+    p.add_argument("--trackers", type=_csv, required=True,
+                   help="comma-separated: sstrack, sstrack:<model_dir>[:backend[:precision]], "
+                        "opencv:csrt, opencv:kcf, opencv:mil, opencv:nano")
+    p.add_argument("--out", type=Path, required=True, help="results folder (re-running resumes)")
+    p.add_argument("--modes", type=_csv, default=list(MODES), help="offline,streaming (default: both)")
+    p.add_argument("--sequences", type=_csv, default=None, help="only these sequences (comma-separated)")
+    p.add_argument("--fps", type=_positive_float, default=None,
+                   help="streaming source frame rate (default: per sequence, from sequences.json / the format)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads per tracker")
+    p.add_argument("--nanotrack-dir", type=Path, default=None, help="folder with the NanoTrack v2 ONNX files")
+    p.add_argument("--include-first-frame", action="store_true", help="score frame 0 too (default: excluded)")
+    p.add_argument("--absent", choices=ABSENT_POLICIES, default="exclude",
+                   help="frames without a visible target: excluded (default) or counted as failures")
+    p.add_argument("--submission", choices=SUBMISSION_FORMATS, default=None,
+                   help="only track (no scoring) and write a GOT-10k / TrackingNet submission zip per tracker")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_eval)
+    return p
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``eval`` subcommand on an ``argparse`` subparsers object."""
+    p = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (OPE, offline and streaming)",
+                              description=__doc__.splitlines()[0])
+    return configure_parser(p)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    for m in args.modes:
+        if m not in MODES:
+            raise ValueError(f"unknown mode {m!r}; known: {', '.join(MODES)}")
+    sequences = load_dataset(args.root, args.format, args.sequences)
+    if args.submission:
+        for name in args.trackers:
+            runs = track_sequences(sequences, name, args.out, threads=args.threads,
+                                   nanotrack_dir=args.nanotrack_dir, progress=not args.quiet)
+            path = write_submission(args.submission, args.out / "submission" / tracker_label(name), runs)
+            print(f"{name}: {args.submission} submission written to {path}")
+        return 0
+    results = evaluate(
+        sequences, args.trackers, args.out, modes=tuple(args.modes), stream_fps=args.fps, threads=args.threads,
+        nanotrack_dir=args.nanotrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
+        progress=not args.quiet,
+    )
+    conventions = {"format": args.format, "root": str(args.root), "exclude_first_frame": not args.include_first_frame,
+                   "absent": args.absent, "success_thresholds": 21, "precision_px": 20, "stream_fps": args.fps,
+                   "threads": args.threads}
+    write_summary(args.out / "summary.json", results, conventions)
+    if not args.no_plots:
+        save_plots(results, args.out / "plots")
+    print(results_table(results))
+    print(f"results: {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = configure_parser(argparse.ArgumentParser(prog="python -m sstrack_edge.evaluation", description=__doc__))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:  # bad input: a clear message, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

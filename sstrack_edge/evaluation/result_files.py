@@ -1,0 +1,50 @@
+"""Per-sequence result files in the got10k / pytracking layout, written atomically.
+
+``<out>/<mode>/<tracker>/<seq>.txt``: one ``x,y,w,h`` row per frame (comma, 3 decimals; pytracking's
+loader reads comma or tab) and ``<out>/<mode>/<tracker>/times/<seq>_time.txt``: seconds per frame
+(got10k; 0 marks a frame the streaming tracker missed). The time file is written first and the box
+file last, each through a temporary file + rename, so an existing box file means the sequence is
+complete: an interrupted run resumes without recomputing it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import AnnotationError, read_boxes, write_boxes, write_rows_atomic
+from .tracking_runs import TrackingRun
+
+
+class ResultStore:
+    def __init__(self, out_dir: str | os.PathLike):
+        self.root = Path(out_dir)
+
+    def tracker_dir(self, mode: str, label: str) -> Path:
+        return self.root / mode / label
+
+    def box_path(self, mode: str, label: str, seq: str) -> Path:
+        return self.tracker_dir(mode, label) / f"{seq}.txt"
+
+    def time_path(self, mode: str, label: str, seq: str) -> Path:
+        return self.tracker_dir(mode, label) / "times" / f"{seq}_time.txt"
+
+    def save(self, mode: str, label: str, seq: str, run: TrackingRun) -> None:
+        write_rows_atomic(self.time_path(mode, label, seq), run.times.reshape(-1, 1), fmt="%.6f")
+        write_boxes(self.box_path(mode, label, seq), run.boxes)
+
+    def load(self, mode: str, label: str, seq: str, n_frames: int) -> TrackingRun | None:
+        """A finished run, or None when it is missing or incomplete (then it is recomputed)."""
+        bp, tp = self.box_path(mode, label, seq), self.time_path(mode, label, seq)
+        if not (bp.is_file() and tp.is_file()):
+            return None
+        try:
+            boxes = read_boxes(bp)
+            times = np.loadtxt(tp, dtype=np.float64, ndmin=1)
+        except (AnnotationError, ValueError):
+            return None
+        if len(boxes) != n_frames or len(times) != n_frames:
+            return None
+        return TrackingRun(boxes, times)

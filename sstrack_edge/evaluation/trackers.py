@@ -1,0 +1,205 @@
+"""Trackers under evaluation, built from a name, all with the OpenCV call shape.
+
+Names:
+
+* ``sstrack`` - the installed default SSTrack model (``sstrack_edge.Tracker()``);
+  ``sstrack:<model_dir>[:<backend>[:<precision>]]`` - any exported model directory, e.g.
+  ``sstrack:models/sstrack-tiny:openvino:int8``. Backends: auto, onnxruntime, openvino.
+* ``opencv:csrt``, ``opencv:kcf``, ``opencv:mil`` - OpenCV contrib correlation-filter / MIL trackers;
+  ``opencv:nano`` - OpenCV's NanoTrack v2 (``cv2.TrackerNano``) with the two ONNX files from
+  ``--nanotrack-dir`` (default ``../shared/peers/nanotrack_v2``, or ``$SSTRACK_NANOTRACK_DIR``).
+
+Every tracker is created through :func:`create_tracker` and offers ``init(frame, box)`` and
+``update(frame) -> (ok, box)`` on BGR uint8 frames with ``(x, y, w, h)`` boxes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import cv2
+import numpy as np
+
+
+class TrackerSpecError(ValueError):
+    """A tracker name cannot be resolved (unknown name, missing model files, missing runtime)."""
+
+
+class EvaluatedTracker(Protocol):
+    def init(self, frame: np.ndarray, box) -> Any: ...
+
+    def update(self, frame: np.ndarray) -> tuple[bool, Any]: ...
+
+
+SSTRACK_BACKENDS = ("auto", "onnxruntime", "openvino")
+SSTRACK_PRECISIONS = ("fp32", "int8", "bf16", "fp16", "int8-dynamic", "int8-static")
+OPENCV_TRACKERS = ("csrt", "kcf", "mil", "nano")
+_REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
+
+
+def default_nanotrack_dir() -> Path:
+    env = os.environ.get("SSTRACK_NANOTRACK_DIR")
+    if env:
+        return Path(env)
+    shared = Path(os.environ.get("SSTRACK_SHARED", _REPO_SHARED))
+    return shared / "peers" / "nanotrack_v2"
+
+
+class OpenCVTracker:
+    """Adapter around an OpenCV ``cv2.Tracker``: float boxes in, float boxes out.
+
+    OpenCV trackers take integer rectangles and cannot be re-initialised reliably, so ``init``
+    builds a fresh instance every time.
+    """
+
+    def __init__(self, kind: str, factory: Callable[[], Any]):
+        self.kind = kind
+        self._factory = factory
+        self._tracker = None
+        self._box = None
+
+    def init(self, frame: np.ndarray, box) -> None:
+        x, y, w, h = (float(v) for v in box)
+        rect = (int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h))))
+        self._tracker = self._factory()
+        self._tracker.init(frame, rect)
+        self._box = np.array([x, y, w, h], dtype=np.float64)
+
+    def update(self, frame: np.ndarray) -> tuple[bool, np.ndarray]:
+        if self._tracker is None:
+            raise RuntimeError("update() called before init()")
+        ok, rect = self._tracker.update(frame)
+        if ok:
+            self._box = np.asarray(rect, dtype=np.float64).reshape(4)
+        return bool(ok), self._box.copy()
+
+
+def _cv_create(name: str):
+    """``cv2.TrackerX.create`` in OpenCV >= 4.5.1 (5.0: main namespace), else ``cv2.legacy``."""
+    for ns in (cv2, getattr(cv2, "legacy", None)):
+        cls = getattr(ns, name, None) if ns is not None else None
+        if cls is not None and hasattr(cls, "create"):
+            return cls.create
+        fn = getattr(ns, name + "_create", None) if ns is not None else None
+        if fn is not None:
+            return fn
+    raise TrackerSpecError(
+        f"OpenCV {cv2.__version__} has no {name}; install opencv-contrib-python-headless (it includes the contrib trackers)"
+    )
+
+
+def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = None) -> OpenCVTracker:
+    kind = kind.lower()
+    if kind == "csrt":
+        return OpenCVTracker(kind, _cv_create("TrackerCSRT"))
+    if kind == "kcf":
+        return OpenCVTracker(kind, _cv_create("TrackerKCF"))
+    if kind == "mil":
+        return OpenCVTracker(kind, _cv_create("TrackerMIL"))
+    if kind == "nano":
+        d = Path(nanotrack_dir) if nanotrack_dir is not None else default_nanotrack_dir()
+        backbone, head = (d / f for f in NANOTRACK_FILES)
+        for f in (backbone, head):
+            if not f.is_file():
+                raise TrackerSpecError(
+                    f"opencv:nano needs the NanoTrack v2 ONNX files {NANOTRACK_FILES} in {d} "
+                    f"(missing {f.name}); pass --nanotrack-dir or set SSTRACK_NANOTRACK_DIR"
+                )
+        create = _cv_create("TrackerNano")
+
+        def factory():
+            params = cv2.TrackerNano_Params()
+            params.backbone = str(backbone)
+            params.neckhead = str(head)
+            return create(params)
+
+        factory()  # fail now (bad ONNX) rather than on the first sequence
+        return OpenCVTracker(kind, factory)
+    raise TrackerSpecError(f"unknown OpenCV tracker {kind!r}; known: {', '.join('opencv:' + k for k in OPENCV_TRACKERS)}")
+
+
+@dataclass(frozen=True)
+class SSTrackSpec:
+    model: str | None  # None = the installed default model
+    backend: str = "auto"
+    precision: str | None = None
+
+
+def parse_sstrack_spec(spec: str) -> SSTrackSpec:
+    """``sstrack`` or ``sstrack:<model_dir>[:backend[:precision]]`` -> :class:`SSTrackSpec`."""
+    if spec == "sstrack":
+        return SSTrackSpec(model=None)
+    if not spec.startswith("sstrack:"):
+        raise TrackerSpecError(f"not an sstrack tracker name: {spec!r}")
+    parts = spec[len("sstrack:"):].split(":")
+    backend, precision = "auto", None
+    if len(parts) > 1 and parts[-1] in SSTRACK_PRECISIONS:
+        precision = parts.pop()
+    if len(parts) > 1 and parts[-1] in SSTRACK_BACKENDS:
+        backend = parts.pop()
+    model = ":".join(parts)
+    if not model:
+        raise TrackerSpecError(f"{spec!r}: empty model directory (use 'sstrack' for the default model)")
+    if model in SSTRACK_BACKENDS:  # sstrack:openvino[:int8] -> default model on that backend
+        return SSTrackSpec(model=None, backend=model, precision=precision)
+    if model in SSTRACK_PRECISIONS:  # sstrack:int8 -> default model at that precision
+        return SSTrackSpec(model=None, backend=backend, precision=model)
+    return SSTrackSpec(model=model, backend=backend, precision=precision)
+
+
+def make_sstrack_tracker(spec: SSTrackSpec, threads: int | None = None):
+    try:
+        from sstrack_edge.tracker import Tracker
+    except ImportError as e:
+        raise TrackerSpecError(f"the sstrack_edge runtime (sstrack_edge.tracker.Tracker) is not available: {e}") from e
+    kwargs: dict[str, Any] = {"backend": spec.backend}
+    if spec.model is not None:
+        if not Path(spec.model).is_dir():
+            raise TrackerSpecError(f"sstrack model directory not found: {spec.model}")
+        kwargs["model"] = spec.model
+    if spec.precision is not None:
+        kwargs["precision"] = spec.precision
+    if threads is not None:
+        kwargs["threads"] = threads
+    try:
+        return Tracker(**kwargs)
+    except (OSError, RuntimeError, ValueError, KeyError) as e:
+        if spec.model is None:
+            raise TrackerSpecError(
+                "tracker 'sstrack' uses the default SSTrack model, which could not be loaded "
+                f"({type(e).__name__}: {e}). No trained default model may be installed yet: "
+                "evaluate an exported model with 'sstrack:<model_dir>[:backend[:precision]]'"
+            ) from e
+        raise TrackerSpecError(f"cannot load sstrack model {spec.model!r}: {type(e).__name__}: {e}") from e
+
+
+def create_tracker(name: str, threads: int | None = None, nanotrack_dir: str | os.PathLike | None = None):
+    """Build a tracker from its name (see the module docstring)."""
+    if not isinstance(name, str) or not name:
+        raise TrackerSpecError(f"tracker name must be a non-empty string, got {name!r}")
+    if name == "sstrack" or name.startswith("sstrack:"):
+        return make_sstrack_tracker(parse_sstrack_spec(name), threads=threads)
+    if name.startswith("opencv:"):
+        if threads is not None:
+            cv2.setNumThreads(int(threads))
+        return make_opencv_tracker(name.split(":", 1)[1], nanotrack_dir=nanotrack_dir)
+    raise TrackerSpecError(
+        f"unknown tracker {name!r}; use 'sstrack', 'sstrack:<model_dir>[:backend[:precision]]' or one of "
+        + ", ".join("opencv:" + k for k in OPENCV_TRACKERS)
+    )
+
+
+def tracker_label(name: str) -> str:
+    """A folder-safe label for result files: ``opencv:csrt`` -> ``opencv_csrt``."""
+    if name.startswith("sstrack:"):
+        spec = parse_sstrack_spec(name)
+        parts = ["sstrack", Path(spec.model).name if spec.model else "default", spec.backend]
+        if spec.precision:
+            parts.append(spec.precision)
+        name = "_".join(parts)
+    safe = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in name)
+    return safe.strip("._") or "tracker"
