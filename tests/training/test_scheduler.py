@@ -259,3 +259,16 @@ def test_all_reduce_hook_gives_pooled_statistics_on_every_rank():
             assert g[key] == pytest.approx(want[key])
         np.testing.assert_allclose(g["q_next"], want["q_next"], rtol=1e-12)
         np.testing.assert_allclose(g["gamma_next"], want["gamma_next"], rtol=1e-12)
+
+
+def test_unavailable_bins_get_no_mass():
+    avail = np.array([True, True, True, True, False, False, False, False])
+    q_r = np.array([0.25, 0.4, 0.25, 0.1, 0, 0, 0, 0])
+    sched = SSTrackSchedule(8, q_r, ScheduleConfig(), total_epochs=4, available=avail)
+    rng = np.random.default_rng(0)
+    _feed(sched, rng)
+    st = sched.end_epoch(1)
+    assert st.q_next[4:] == [0.0] * 4
+    assert sum(st.q_next) == pytest.approx(1.0) and min(st.q_next[:4]) >= 0.01
+    with pytest.raises(ValueError, match="unavailable"):
+        SSTrackSchedule(8, Q_R, ScheduleConfig(), total_epochs=4, available=avail)

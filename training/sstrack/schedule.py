@@ -13,6 +13,9 @@ training loop can use it (paper Table 5)::
             sched.record(batch_bins, per_sample_iou)            # detached IoUs
         stats = sched.end_epoch(epoch)                          # new q for epoch + 1
 
+``available`` (optional) marks the bins the training set can fill (e.g. videos too short for the
+longest intervals): the others keep ``q_i = 0`` and are left out of the expected-success chain.
+
 ``all_reduce(x)`` receives a float64 numpy vector and must return its elementwise SUM over all
 ranks (every rank calls it at the same point, in ``end_epoch``). Without it the statistics are
 the local ones (single process).
@@ -103,6 +106,7 @@ class SSTrackSchedule:
         cfg: ScheduleConfig | None = None,
         total_epochs: int = 1,
         all_reduce: AllReduce | None = None,
+        available: Sequence[bool] | None = None,
     ):
         self.cfg = cfg or ScheduleConfig()
         if int(num_bins) < 1:
@@ -114,7 +118,15 @@ class SSTrackSchedule:
         if not np.all(np.isfinite(q_r)) or np.any(q_r < 0) or q_r.sum() <= 0:
             raise ValueError(f"q_random must be non-negative with a positive sum, got {q_r.tolist()}")
         self.q_random = q_r / q_r.sum()
-        if self.num_bins * self.cfg.q_min >= 1.0:
+        # bins the training set can fill: the others always get q = 0 and are left out of the
+        # "general video" (the interval sampler refuses mass on them)
+        avail = np.ones(self.num_bins, dtype=bool) if available is None else np.asarray(available, dtype=bool)
+        if avail.shape != (self.num_bins,) or not avail.any():
+            raise ValueError(f"available must be {self.num_bins} booleans with at least one True, got {available}")
+        if np.any(self.q_random[~avail] > 0):
+            raise ValueError(f"q_random puts mass on unavailable bins {np.flatnonzero(~avail & (self.q_random > 0)).tolist()}")
+        self.available = avail
+        if int(avail.sum()) * self.cfg.q_min >= 1.0:
             raise ValueError(f"schedule.q_min={self.cfg.q_min} too large for {self.num_bins} bins")
         if int(total_epochs) < 1:
             raise ValueError(f"total_epochs must be >= 1, got {total_epochs}")
@@ -208,7 +220,9 @@ class SSTrackSchedule:
         d = schedule_d(epoch, self.total_epochs, self.cfg.order)
         updated = False
         if self.cfg.sampler == "interval" and self._is_update_epoch(epoch):
-            self.q = success_aware_distribution(p, d, self.cfg.q_min)
+            q = np.zeros(r)
+            q[self.available] = success_aware_distribution(p[self.available], d, self.cfg.q_min)
+            self.q = q
             updated = True
         if self.cfg.sampler == "interval" and self.cfg.gradient_scaling:
             self.gamma, self.gamma_clipped = gradient_scale(self.q_random, self.q, self.cfg.gamma_max)
@@ -241,6 +255,7 @@ class SSTrackSchedule:
         """Everything needed to continue exactly (call between epochs)."""
         return {
             "num_bins": self.num_bins,
+            "available": self.available.tolist(),
             "config": asdict(self.cfg),
             "total_epochs": self.total_epochs,
             "q_random": self.q_random.tolist(),
@@ -255,6 +270,7 @@ class SSTrackSchedule:
         if int(state["num_bins"]) != self.num_bins:
             raise ValueError(f"schedule state has {state['num_bins']} bins, this schedule has {self.num_bins}")
         self.q_random = np.asarray(state["q_random"], dtype=np.float64)
+        self.available = np.asarray(state["available"], dtype=bool)
         self.q = np.asarray(state["q"], dtype=np.float64)
         self.gamma = np.asarray(state["gamma"], dtype=np.float64)
         self.gamma_clipped = np.asarray(state["gamma_clipped"], dtype=bool)
