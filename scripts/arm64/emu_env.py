@@ -170,13 +170,13 @@ def _make_cpu_sysroot(env_dir: Path, cpu: str) -> None:
         midr.write_text(CPU_MODELS[cpu]["midr"] + "\n")
 
 
-def _pip_download_unpack(dists: list[str], dest: Path, scratch: Path) -> None:
+def _pip_download_unpack(dists: list[str], dest: Path, scratch: Path, log) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     plat = [a for p in PIP_PLATFORMS for a in ("--platform", p)]
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", *plat, "--python-version", "3.11",
          "--implementation", "cp", "--no-deps", "-d", str(scratch), *dists],
-        check=True,
+        check=True, stdout=log, stderr=subprocess.STDOUT,
     )
     dest.mkdir(parents=True, exist_ok=True)
     for whl in sorted(scratch.glob("*.whl")):
@@ -190,8 +190,8 @@ def _build(env_dir: Path, versions: dict[str, str], log) -> None:
     # setup.sh calls `pip`: make it the host interpreter's pip (the venv's when run from pytest).
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     subprocess.run(["bash", str(SETUP_SH), str(env_dir)], env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
-    _pip_download_unpack([f"{OPENCV_DIST}=={versions['OPENCV_VER']}"], env_dir / "site_cv", env_dir / "wheels_cv")
-    _pip_download_unpack(EXTRA_WHEELS, env_dir / "site_extra", env_dir / "wheels_extra")
+    _pip_download_unpack([f"{OPENCV_DIST}=={versions['OPENCV_VER']}"], env_dir / "site_cv", env_dir / "wheels_cv", log)
+    _pip_download_unpack(EXTRA_WHEELS, env_dir / "site_extra", env_dir / "wheels_extra", log)
     for cpu in CPU_MODELS:
         _make_cpu_sysroot(env_dir, cpu)
     # downloads and private apt state are not needed to run; drop them (~130 MB)

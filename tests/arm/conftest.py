@@ -43,8 +43,13 @@ def arm_emu():
     cache = emu_env.cache_root()
     cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with open(cache / "build.log", "a") as log:
-        env = emu_env.ensure_env(log=log)
+    log_path = cache / "build.log"
+    with open(log_path, "a") as log:
+        try:
+            env = emu_env.ensure_env(log=log)
+        except subprocess.CalledProcessError as e:
+            tail = log_path.read_text()[-3000:]
+            pytest.fail(f"building the emulated aarch64 environment failed ({e}); end of {log_path}:\n{tail}")
     return env, time.perf_counter() - t0
 
 
