@@ -11,7 +11,6 @@ import argparse
 import importlib.util
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +62,13 @@ def cmd_track(args: argparse.Namespace) -> int:
             "needs --show and an OpenCV build with GUI support"
         )
     box = parse_box_string(args.bbox) if args.bbox is not None else None
-    tracker = _make_tracker(args)
-    print(f"model: {tracker.model.describe()}", file=sys.stderr)
     source = open_source(args.source, fps=args.fps)
+    try:
+        tracker = _make_tracker(args)
+    except BaseException:
+        source.close()
+        raise
+    print(f"model: {tracker.model.describe()}", file=sys.stderr)
     writer = VideoWriter(args.output, source.fps or args.fps or 30.0) if args.output else None
     boxes: list[tuple[float, float, float, float]] = []
     lost_frames = 0
@@ -193,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            return int(args.func(args) or 0)
+        return int(args.func(args) or 0)
     except (ValueError, ModelFileError, BackendUnavailableError, TrackerNotInitializedError) as e:
         parser.exit(2, f"sstrack-edge {args.command}: error: {e}\n")
     except KeyboardInterrupt:
