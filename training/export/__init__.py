@@ -1,0 +1,1 @@
+"""Export trained (or random, for tests) networks to ONNX / OpenVINO IR with a model card."""

@@ -1,0 +1,62 @@
+"""torch -> ONNX with the contract of docs/model-contract.md (static shapes, named I/O)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+INPUT_NAMES = ("template", "search")
+OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
+
+
+class ExportWrapper(nn.Module):
+    """Returns only the three maps (the runtime decodes them), in the contract's order."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor):
+        out = self.model(template, search)
+        return out["score_map"], out["size_map"], out["offset_map"]
+
+
+def example_inputs(cfg, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.rand(1, 3, cfg.template_size, cfg.template_size, generator=g) * 255
+    x = torch.rand(1, 3, cfg.search_size, cfg.search_size, generator=g) * 255
+    return z, x
+
+
+def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
+    """Export ``model`` (an ``OSTrack``) to ``path``; batch 1, static shapes, checked with onnx.checker.
+
+    Uses the TorchScript-based exporter (``dynamo=False``): for this graph it yields a plain, static
+    graph that ONNX Runtime fuses (LayerNorm, GELU, MatMul+Add) and OpenVINO/NNCF read directly.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    wrapper = ExportWrapper(model).eval()
+    z, x = example_inputs(model.cfg)
+    tmp = path.with_suffix(".onnx.tmp")
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (z, x),
+            str(tmp),
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    m = onnx.load(str(tmp))
+    onnx.checker.check_model(m)
+    tmp.replace(path)
+    model.train(was_training)
+    return path

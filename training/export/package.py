@@ -1,0 +1,123 @@
+"""Write a complete model directory: ONNX + OpenVINO IR (+ INT8 variants) + model_card.json."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any, Sequence
+
+from sstrack_edge.model_card import CropSpec, ModelCard, Variant, sha256_file
+
+from ..models.ostrack import OSTrack, count_macs
+from .onnx_export import INPUT_NAMES, OUTPUT_NAMES, export_onnx
+
+FP32_ONNX = "model_fp32.onnx"
+FP32_XML = "openvino/model_fp32.xml"
+
+OUTPUT_SEMANTICS = (
+    "score_map: sigmoid target-centre probability per cell (clamped to [1e-4, 1-1e-4]); "
+    "size_map: (w, h) normalized to the search-crop side; offset_map: (dx, dy) sub-cell centre offset in "
+    "cells. Decode: (iy, ix) = argmax(score_map * hann); cx = (ix + dx) / F; cy = (iy + dy) / F."
+)
+
+INFERENCE_DEFAULTS: dict[str, Any] = {
+    "hann_window": True,
+    "lost_threshold": 0.25,
+    "clip_margin": 10,
+    "min_size": 10,
+    "search_growth_when_lost": 1.25,
+    "max_search_factor": 8.0,
+}
+
+
+def _variant(out_dir: Path, name: str, backend: str, precision: str, files: dict[str, str], **kw) -> Variant:
+    return Variant(
+        name=name,
+        backend=backend,
+        precision=precision,
+        files=files,
+        sha256={rel: sha256_file(out_dir / rel) for rel in files.values()},
+        **kw,
+    )
+
+
+def export_model(
+    model: OSTrack,
+    out_dir: str | Path,
+    *,
+    name: str,
+    trained: bool,
+    source_checkpoint: dict[str, Any] | None = None,
+    openvino: bool = True,
+    quantize: Sequence[str] = (),
+    calibration=None,
+    opset: int = 17,
+    inference: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ModelCard:
+    """Export ``model`` into ``out_dir`` and write its model card; returns the card.
+
+    ``quantize`` names INT8 variants to add (``int8-dynamic``, ``int8-static``, ``openvino-int8``);
+    static variants need ``calibration`` (a :class:`training.export.calibration.CalibrationSet`).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = model.cfg
+    export_onnx(model, out_dir / FP32_ONNX, opset=opset)
+    variants = [_variant(out_dir, "fp32", "onnxruntime", "fp32", {"model": FP32_ONNX})]
+    if openvino:
+        from .openvino_export import export_openvino
+
+        xml, binf = export_openvino(out_dir / FP32_ONNX, out_dir / FP32_XML)
+        variants.append(
+            _variant(
+                out_dir,
+                "openvino-fp32",
+                "openvino",
+                "fp32",
+                {"xml": FP32_XML, "bin": str(Path(FP32_XML).with_suffix(".bin"))},
+            )
+        )
+    if quantize:
+        from .quantize import quantize_variants
+
+        variants += quantize_variants(out_dir, FP32_ONNX, list(quantize), calibration)
+
+    card = ModelCard(
+        name=name,
+        template=CropSpec(size=cfg.template_size, factor=cfg.template_factor),
+        search=CropSpec(size=cfg.search_size, factor=cfg.search_factor),
+        feature_size=cfg.feature_size,
+        normalization={
+            "mean": list(cfg.norm_mean),
+            "std": list(cfg.norm_std),
+            "color": "RGB",
+            "in_graph": True,
+        },
+        input={
+            "template": INPUT_NAMES[0],
+            "search": INPUT_NAMES[1],
+            "layout": "NCHW",
+            "dtype": "float32",
+            "channel_order": cfg.input_channel_order,
+            "range": [0, 255],
+        },
+        outputs={
+            "score_map": OUTPUT_NAMES[0],
+            "size_map": OUTPUT_NAMES[1],
+            "offset_map": OUTPUT_NAMES[2],
+            "semantics": OUTPUT_SEMANTICS,
+        },
+        inference={**INFERENCE_DEFAULTS, **(inference or {})},
+        architecture={**cfg.to_dict(), "macs": count_macs(cfg),
+                      "params": sum(p.numel() for p in model.parameters())},
+        opset=opset,
+        source_checkpoint=dict(source_checkpoint or {"path": None, "trained": trained,
+                                                     "notes": "randomly initialised"}),
+        variants=variants,
+        trained=trained,
+        metrics=dict(metrics or {}),
+        created_by=f"sstrack_edge training.export on {platform.machine()}",
+    )
+    card.save(out_dir)
+    return card
