@@ -146,15 +146,18 @@ def _torch_row(card, threads: int) -> Row | None:
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = build_model(ModelConfig(**card.architecture)).eval()
-    names = [card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+    from dataclasses import fields
+
+    known = {f.name for f in fields(ModelConfig)}  # the card's architecture also records macs/params
+    net = build_model(ModelConfig.from_dict({k: v for k, v in card.architecture.items() if k in known})).eval()
+    keys = ("score_map", "size_map", "offset_map")
 
     def factory(_loaded):
         def run(template, search):
             with torch.inference_mode():
                 out = net(torch.from_numpy(template), torch.from_numpy(search))
             if isinstance(out, dict):
-                out = [out[n] for n in names]
+                out = [out[k] for k in keys]
             score, size, offset = (o.numpy() for o in out[:3])
             return score[0, 0], size[0], offset[0]
 
@@ -262,7 +265,7 @@ def run_bench(
     fp32_files = [v for v in card.variants if v.backend == "onnxruntime" and v.precision == "fp32"]
     macs = count_onnx_macs(card.file_path(fp32_files[0].files["model"])) if fp32_files else None
     if macs is None:
-        macs = card.metrics.get("macs") if isinstance(card.metrics, dict) else None
+        macs = card.architecture.get("macs")
 
     results = []
     torch_fps = None

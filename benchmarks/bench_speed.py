@@ -1,0 +1,58 @@
+"""Speed benchmark of the runtime: ``Tracker.update()`` per variant vs torch eager and OpenCV peers.
+
+Runs ``sstrack_edge.bench.run_bench`` ``--repeat`` times (default 2) on a full-size random
+ViT-Tiny (exported first with export_random_vit_tiny.py when ``--model`` is not given and the
+cache is empty), prints each table and writes all reports as JSON.
+
+    python benchmarks/bench_speed.py --threads 2 --frames 100 --repeat 2 --json /tmp/speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sstrack_edge import UntrainedModelWarning  # noqa: E402
+from sstrack_edge.bench import format_table, run_bench  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=None, help="model dir (default: the cached random ViT-Tiny)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--frames", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--int8", action="store_true", help="export INT8 variants too when creating the cached model")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    model = args.model
+    if model is None:
+        model = Path.home() / ".cache" / "sstrack_edge" / "vit-tiny-random"
+        if not (model / "model_card.json").is_file():
+            from export_random_vit_tiny import export_random_vit_tiny
+
+            export_random_vit_tiny(model, int8=args.int8)
+    reports = []
+    for i in range(args.repeat):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UntrainedModelWarning)
+            report = run_bench(model, threads=args.threads, frames=args.frames, rounds=args.rounds)
+        print(f"=== run {i + 1}/{args.repeat}")
+        print(format_table(report), flush=True)
+        reports.append(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(reports, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Tracking on real frames with the tiny exported model, backend agreement, decoding and lost logic.
+
+The tiny model is random, so accuracy is not tested: these tests check geometry, plumbing and the
+state machine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import sstrack_edge
+from sstrack_edge import geometry
+from sstrack_edge.backends import LoadedModel
+
+BACKENDS = ["onnxruntime", "openvino"]
+
+
+def _need(backend):
+    pytest.importorskip(backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tracks_a_real_sequence_with_finite_in_image_boxes(backend, tiny_model_dir, make_tracker, real_clip):
+    _need(backend)
+    frames, gt = real_clip
+    H, W = frames[0].shape[:2]
+    tracker = make_tracker(tiny_model_dir, backend=backend, threads=1, lost_threshold=0.0)
+    assert tracker.model.backend == backend
+    tracker.init(frames[0], gt[0])
+    assert tracker.result.state == "initialized" and tracker.result.bbox == tuple(gt[0])
+    for i, frame in enumerate(frames[1:], start=1):
+        ok, (x, y, w, h) = tracker.update(frame)
+        r = tracker.result
+        assert ok and r.state == "tracking" and r.frame_index == i
+        assert all(math.isfinite(v) for v in (x, y, w, h))
+        assert 0 <= x and 0 <= y and x + w <= W + 1e-6 and y + h <= H + 1e-6
+        assert w >= 10 and h >= 10  # clip margin from the card
+        assert 0.0 < r.score < 1.0
+        assert r.latency_ms >= r.timings_ms["inference"] > 0
+        bx, by, bw, bh = r.bbox_int
+        assert abs(bx - x) <= 0.5 and abs(bw - w) <= 1.0 and isinstance(bw, int)
+
+
+def test_onnxruntime_and_openvino_agree(tiny_model_dir, make_tracker, real_clip):
+    _need("openvino")
+    frames, gt = real_clip
+    trackers = [make_tracker(tiny_model_dir, backend=b, threads=1, lost_threshold=0.0) for b in BACKENDS]
+    runs = []
+    for t in trackers:
+        t.init(frames[0], gt[0])
+        runs.append([(t.update(f)[1], t.result.score) for f in frames[1:10]])
+    for (box_ort, s_ort), (box_ov, s_ov) in zip(*runs):
+        np.testing.assert_allclose(box_ov, box_ort, atol=0.05)
+        assert abs(s_ov - s_ort) < 1e-4
+    # raw maps on identical inputs
+    rng = np.random.default_rng(0)
+    z = rng.uniform(0, 255, trackers[0]._template.shape).astype(np.float32)
+    x = rng.uniform(0, 255, trackers[0]._search.shape).astype(np.float32)
+    out_ort = [o.copy() for o in trackers[0].model.create_runner()(z, x)]
+    out_ov = [o.copy() for o in trackers[1].model.create_runner()(z, x)]
+    for a, b in zip(out_ort, out_ov):
+        np.testing.assert_allclose(b, a, atol=2e-4)
+
+
+# --------------------------------------------------------------------------------- decoding
+def _fake_model(card, score, size, offset) -> LoadedModel:
+    """A LoadedModel whose network returns fixed maps (to test the decoding arithmetic)."""
+    variant = replace(card.variants[0], name="fake", backend="fake")
+    return LoadedModel(card, variant, 1, False, None, runner_factory=lambda m: (lambda z, x: (score, size, offset)))
+
+
+def test_decode_maps_peak_back_to_image_pixels(tiny_model_dir):
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    F, Sf = card.feature_size, card.search.factor
+    score = np.full((F, F), 0.01, np.float32)
+    score[5, 11] = 0.9  # row (y) 5, column (x) 11
+    size = np.full((2, F, F), 0.1, np.float32)
+    size[:, 5, 11] = (0.25, 0.125)
+    offset = np.full((2, F, F), 0.5, np.float32)
+    offset[:, 5, 11] = (0.2, 0.7)
+    frame = np.zeros((600, 800, 3), np.uint8)
+    box = (300.0, 200.0, 64.0, 64.0)
+    tracker = sstrack_edge.Tracker(_fake_model(card, score, size, offset), lost_threshold=0.1)
+    tracker.init(frame, box)
+    ok, (x, y, w, h) = tracker.update(frame)
+    side = math.ceil(64 * Sf)
+    x0, y0 = 332 - side / 2, 232 - side / 2
+    cx, cy = x0 + (11 + 0.2) / F * side, y0 + (5 + 0.7) / F * side
+    assert ok
+    np.testing.assert_allclose((x, y, w, h), (cx - 0.125 * side, cy - 0.0625 * side, 0.25 * side, 0.125 * side), atol=1e-6)
+    assert tracker.score == pytest.approx(0.9 * geometry.hann2d(F)[5, 11])
+
+
+def test_hann_window_decides_between_equal_peaks(tiny_model_dir):
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    F = card.feature_size
+    score = np.full((F, F), 0.01, np.float32)
+    score[1, 1] = 0.9  # border peak
+    score[7, 9] = 0.8  # lower, near the centre: wins once windowed
+    maps = (score, np.full((2, F, F), 0.2, np.float32), np.zeros((2, F, F), np.float32))
+    tracker = sstrack_edge.Tracker(_fake_model(card, *maps), lost_threshold=0.0)
+    frame = np.zeros((400, 400, 3), np.uint8)
+    tracker.init(frame, (180, 180, 40, 40))
+    _, (x, y, w, h) = tracker.update(frame)
+    side = math.ceil(40 * card.search.factor)
+    assert x + w / 2 == pytest.approx(200 - side / 2 + 9 / F * side)
+    assert y + h / 2 == pytest.approx(200 - side / 2 + 7 / F * side)
+
+
+# ----------------------------------------------------------------------------------- lost logic
+def test_lost_keeps_last_box_widens_search_and_reacquires(tiny_model_dir, make_tracker, real_clip):
+    frames, gt = real_clip
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    base, growth, cap = card.search.factor, card.inference["search_growth_when_lost"], card.inference["max_search_factor"]
+    tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=1.0)  # nothing passes
+    tracker.init(frames[0], gt[0])
+    factors = []
+    for k, frame in enumerate(frames[1:15], start=1):
+        ok, box = tracker.update(frame)
+        r = tracker.result
+        assert not ok and r.lost and r.state == "lost" and tracker.lost
+        assert box == tuple(gt[0])  # last good box: neither moved nor grown
+        factors.append(r.search_factor)
+        assert tracker.search_factor == pytest.approx(min(base * growth**k, cap))
+    assert factors[0] == base and factors[1] == pytest.approx(base * growth)
+    assert factors[-1] == pytest.approx(cap) and max(factors) <= cap + 1e-9  # capped
+    tracker.lost_threshold = 0.0  # the target "comes back"
+    ok, box = tracker.update(frames[15])
+    assert ok and tracker.result.state == "tracking" and tracker.result.search_factor == pytest.approx(cap)
+    assert tracker.search_factor == base  # back to the normal factor
+    tracker.update(frames[16])
+    assert tracker.result.search_factor == base
+
+
+def test_hann_window_is_skipped_while_lost(tiny_model_dir, make_tracker, real_clip):
+    frames, gt = real_clip
+    tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=1.0)
+    tracker.init(frames[0], gt[0])
+    run = tracker.model.create_runner()
+    hann = geometry.hann2d(tracker.card.feature_size)
+
+    def raw_score_map(frame, factor):
+        box = gt[0]
+        crop = geometry.crop_square(frame, box[0] + box[2] / 2, box[1] + box[3] / 2, geometry.crop_side(box, factor), tracker.card.search.size)
+        x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32)
+        return run(tracker._template, x)[0].copy()
+
+    tracker.update(frames[1])  # first lost frame: it was tracking, window applied
+    assert tracker.score == pytest.approx(float((raw_score_map(frames[1], tracker.result.search_factor) * hann).max()), rel=1e-5)
+    tracker.update(frames[2])  # already lost: no window
+    assert tracker.score == pytest.approx(float(raw_score_map(frames[2], tracker.result.search_factor).max()), rel=1e-5)
+
+
+def test_black_frames_raise_lost_and_the_box_does_not_run_away(tiny_model_dir, make_tracker, real_clip):
+    frames, gt = real_clip
+    black = np.zeros_like(frames[0])
+    H, W = black.shape[:2]
+    probe = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=0.0)
+    probe.init(frames[0], gt[0])
+    boxes = []
+    for _ in range(30):  # threshold 0: the tracker must follow whatever it sees, but stay bounded
+        ok, box = probe.update(black)
+        boxes.append(box)
+    boxes = np.asarray(boxes)
+    assert np.isfinite(boxes).all()
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= W + 1e-6).all()
+    assert (boxes[:, 1] >= 0).all() and (boxes[:, 1] + boxes[:, 3] <= H + 1e-6).all()
+    tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1)
+    tracker.init(frames[0], gt[0])
+    # A black crop gives the same maps wherever and however large it is taken: a threshold just
+    # above their unwindowed maximum must flag every black frame as lost.
+    black_maps = tracker.model.create_runner()(tracker._template, np.zeros_like(tracker._search))
+    tracker.lost_threshold = min(1.0, float(black_maps[0].max()) + 1e-3)
+    for _ in range(10):
+        ok, box = tracker.update(black)
+        assert not ok and box == tuple(gt[0])
+    assert tracker.result.search_factor > tracker.card.search.factor
+
+
+def test_init_restarts_after_loss(tiny_model_dir, make_tracker, real_clip):
+    frames, gt = real_clip
+    tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=1.0)
+    tracker.init(frames[0], gt[0])
+    for f in frames[1:4]:
+        tracker.update(f)
+    assert tracker.lost and tracker.search_factor > tracker.card.search.factor
+    tracker.init(frames[4], gt[4])
+    assert not tracker.lost and tracker.state == "initialized" and tracker.search_factor == tracker.card.search.factor
+    assert tracker.result.bbox == tuple(gt[4]) and tracker.result.frame_index == 0
