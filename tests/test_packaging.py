@@ -1,0 +1,30 @@
+"""A plain (non-editable) `pip install .` must carry models/ as sstrack_edge.models and the configs."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_models_package_and_configs(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("sstrack_edge-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "sstrack_edge/models/__init__.py" in names
+    assert "sstrack_edge/tracker.py" in names
+    assert any(n.startswith("training/configs/") and n.endswith(".yaml") for n in names)
+    # every shipped artifact under models/ is in the wheel (the default model once it lands)
+    shipped = [p for p in (REPO / "models").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    for p in shipped:
+        assert "sstrack_edge/models/" + p.relative_to(REPO / "models").as_posix() in names
+    # the runtime never pulls torch: it is not a base dependency
+    meta = next(n for n in names if n.endswith("METADATA"))
+    requires = [l for l in zipfile.ZipFile(wheel).read(meta).decode().splitlines() if l.startswith("Requires-Dist")]
+    base = [r for r in requires if "extra ==" not in r]
+    assert not any("torch" in r for r in base), base
