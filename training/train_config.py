@@ -1,0 +1,237 @@
+"""Training configuration: YAML -> dataclasses, with clear errors for bad keys and missing paths.
+
+Top-level sections (see ``training/configs/*.yaml`` and docs/training.md)::
+
+    name, seed, epochs, model{...ModelConfig}, pretrained{path, ...} | null,
+    data{datasets[...], samples_per_epoch, num_workers, bins{...}, processing{...}, ...},
+    schedule{...ScheduleConfig}, optim{...}, loss{giou, l1, focal}, log{...}
+
+Relative paths (dataset roots, pretrained weights) resolve against the config file's folder
+first and then against the repository root; the first that exists wins, and when neither does
+the error names both candidates. So ``../shared/data/...`` in ``training/configs/cpu_small.yaml``
+means ``<repo>/../shared/data/...``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.sstrack.schedule import ScheduleConfig, config_from_dict as schedule_from_dict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DATASET_KINDS = ("lasot", "got10k", "trackingnet", "coco", "stills", "folder", "video")
+
+
+class ConfigError(ValueError):
+    """The training config is missing, unreadable, or has a bad key/value (the message names it)."""
+
+
+def _from_mapping(cls, d: Any, section: str):
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"config section {section!r} must be a mapping, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad} in config section {section!r}; known: {sorted(known)}")
+    try:
+        return cls(**d)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad value in config section {section!r}: {e}") from e
+
+
+@dataclass
+class DatasetEntry:
+    kind: str
+    root: str
+    weight: float = 1.0
+    options: dict = field(default_factory=dict)  # extra loader kwargs (split_file, sources, ...)
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATASET_KINDS:
+            raise ValueError(f"dataset kind must be one of {DATASET_KINDS}, got {self.kind!r}")
+        if not isinstance(self.weight, (int, float)) or self.weight < 0:
+            raise ValueError(f"dataset weight must be a number >= 0, got {self.weight!r}")
+
+
+@dataclass
+class DataConfig:
+    datasets: list = field(default_factory=list)  # of DatasetEntry
+    samples_per_epoch: int = 60_000
+    num_workers: int = 4
+    bins: dict = field(default_factory=dict)  # training.data.bins.BinConfig kwargs
+    processing: dict = field(default_factory=dict)  # training.data.config.ProcessingConfig keys
+    q_random_samples: int = 50_000  # simulated random-sampler draws to estimate q_R
+    decode_cache_mb: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
+        self.datasets = [
+            d if isinstance(d, DatasetEntry) else _from_mapping(DatasetEntry, d, f"data.datasets[{i}]")
+            for i, d in enumerate(self.datasets)
+        ]
+        if int(self.samples_per_epoch) < 1 or int(self.num_workers) < 0 or int(self.q_random_samples) < 1:
+            raise ValueError("samples_per_epoch and q_random_samples must be >= 1, num_workers >= 0")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 4e-4
+    backbone_lr_scale: float = 0.1
+    backbone_keys: list = field(default_factory=lambda: ["backbone"])  # substrings of param names
+    weight_decay: float = 1e-4
+    lr_drop_fraction: float = 0.8  # StepLR step = round(fraction * epochs)
+    lr_gamma: float = 0.1
+    grad_clip: float = 0.1  # 0 disables
+    batch_size: int = 32  # per process
+    amp: str = "none"  # "none", "bf16", "fp16" (CUDA only; ignored with a warning on CPU)
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ValueError(f"optim.amp must be 'none', 'bf16' or 'fp16', got {self.amp!r}")
+        if not self.lr > 0 or self.batch_size < 1:
+            raise ValueError(f"optim.lr must be > 0 and batch_size >= 1, got {self.lr}, {self.batch_size}")
+        if not 0 < self.lr_drop_fraction <= 1:
+            raise ValueError(f"optim.lr_drop_fraction must be in (0, 1], got {self.lr_drop_fraction}")
+        self.lr, self.weight_decay = float(self.lr), float(self.weight_decay)
+
+
+@dataclass
+class LossConfig:
+    giou: float = 2.0
+    l1: float = 5.0
+    focal: float = 1.0
+
+
+@dataclass
+class LogConfig:
+    tensorboard: bool = True
+    progress: bool = True  # tqdm bar on rank 0
+    checkpoint_every: int = 1  # epochs; the last epoch is always saved
+    keep_checkpoints: int = 2  # numbered epoch files kept besides last.pt (0 keeps all)
+
+
+@dataclass
+class PretrainedConfig:
+    path: str
+    kind: str = "auto"  # passed to training.models.checkpoints (e.g. "dmae")
+    min_loaded_fraction: float = 0.9
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    epochs: int
+    model: dict
+    data: DataConfig
+    seed: int = 0
+    pretrained: PretrainedConfig | None = None
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str | None = None  # path of the YAML file it was read from
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SECTIONS = {
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "loss": LossConfig,
+    "log": LogConfig,
+}
+
+
+def resolve_path(path: str | os.PathLike, config_dir: Path | None) -> Path:
+    """Resolve a config path (see the module docstring)."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_absolute():
+        return p
+    candidates = ([config_dir / p] if config_dir else []) + [REPO_ROOT / p]
+    for c in candidates:
+        if c.exists():
+            return c.resolve()
+    raise ConfigError(f"path {str(path)!r} not found; tried {[str(c) for c in candidates]}")
+
+
+def config_from_dict(d: dict, config_dir: Path | None = None, resolve_paths: bool = True) -> TrainConfig:
+    if not isinstance(d, dict):
+        raise ConfigError(f"training config must be a mapping, got {type(d).__name__}")
+    known = {f.name for f in fields(TrainConfig)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise ConfigError(f"unknown top-level config key(s) {bad}; known: {sorted(known)}")
+    for req in ("name", "epochs", "model", "data"):
+        if req not in d:
+            raise ConfigError(f"training config lacks the required key {req!r}")
+    kw = {k: v for k, v in d.items() if k not in SECTIONS and k not in ("schedule", "pretrained")}
+    for key, cls in SECTIONS.items():
+        if key in d:
+            kw[key] = _from_mapping(cls, d[key], key)
+    try:
+        kw["schedule"] = schedule_from_dict(d.get("schedule"))
+    except ValueError as e:
+        raise ConfigError(f"bad config section 'schedule': {e}") from e
+    if d.get("pretrained") is not None:
+        kw["pretrained"] = _from_mapping(PretrainedConfig, d["pretrained"], "pretrained")
+    if not isinstance(kw["model"], dict):
+        raise ConfigError("config section 'model' must be a mapping of ModelConfig fields")
+    if not isinstance(kw["epochs"], int) or kw["epochs"] < 1:
+        raise ConfigError(f"epochs must be a positive int, got {kw['epochs']!r}")
+    cfg = TrainConfig(**kw)
+    if resolve_paths:
+        for ds in cfg.data.datasets:
+            ds.root = str(resolve_path(ds.root, config_dir))
+        if cfg.pretrained is not None:
+            cfg.pretrained.path = str(resolve_path(cfg.pretrained.path, config_dir))
+    return cfg
+
+
+def load_config(path: str | os.PathLike, overrides: dict | None = None, resolve_paths: bool = True) -> TrainConfig:
+    """Read a YAML training config. ``overrides``: nested mapping merged over the file's values."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"training config file not found: {path}")
+    try:
+        d = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"training config {path} is not valid YAML: {e}") from e
+    if overrides:
+        d = merge(d or {}, overrides)
+    cfg = config_from_dict(d, config_dir=path.resolve().parent, resolve_paths=resolve_paths)
+    cfg.source = str(path)
+    return cfg
+
+
+def merge(base: dict, over: dict) -> dict:
+    """Recursive dict merge (``over`` wins); lists are replaced, not merged."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """``a.b.c=value`` (value parsed as YAML) -> ``{"a": {"b": {"c": value}}}``."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, value = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {text!r} has an empty key")
+    out: dict = {}
+    cur = out
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = yaml.safe_load(value)
+    return out

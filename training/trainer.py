@@ -1,0 +1,398 @@
+"""The SSTrack trainer: one process per rank (``torchrun`` or a single plain process).
+
+Per epoch: the sampler gets the schedule's ``q`` (q_R in epoch 1), every batch's per-sample loss
+(2 GIoU + 5 L1 + 1 focal) is multiplied by ``Gamma`` of its bin and averaged, the IoUs are
+recorded, and at the end the schedule all-reduces its statistics and computes the next ``q``.
+Then the trainer logs (JSONL, TensorBoard, console) and writes an atomic checkpoint.
+
+Distributed: the launcher owns the processes (``torchrun --nproc_per_node=N``); this reads
+``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` and uses NCCL on CUDA and gloo on CPU. Reproducibility:
+the model is initialized from ``seed`` on every rank (DDP also broadcasts rank 0's weights), the
+training RNGs (drop path) are seeded per rank, the data is a pure function of
+``(seed, epoch, index, q)``, and the DataLoader's worker seeds come from a dedicated generator, so a
+run resumed from a checkpoint continues exactly as the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from training.build_data import TrainData, build_train_data
+from training.checkpoint import (
+    FORMAT,
+    VERSION,
+    atomic_save,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+    strip_module_prefix,
+)
+from training.losses import LossWeights, TrackingLoss
+from training.models.ostrack import ModelConfig, build_model
+from training.sstrack import SSTrackSchedule
+from training.train_config import TrainConfig
+
+log = logging.getLogger("training")
+
+LAST = "last.pt"
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def dist_from_env() -> DistInfo:
+    """Read the launcher's environment (torchrun); initialize the process group if world > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    info = DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if info.distributed and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend=backend)
+    return info
+
+
+def numpy_sum_all_reduce(device: torch.device):
+    """The schedule's all-reduce hook: elementwise float64 sum over ranks."""
+
+    def reduce(x: np.ndarray) -> np.ndarray:
+        t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.cpu().numpy()
+
+    return reduce
+
+
+def param_groups(model: torch.nn.Module, lr: float, backbone_scale: float, backbone_keys: list) -> list:
+    """AdamW groups: parameters whose name contains any of ``backbone_keys`` get ``lr * scale``."""
+    bb, rest = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (bb if any(k in name for k in backbone_keys) else rest).append(p)
+    if not bb:
+        raise ValueError(f"no parameter name contains any of optim.backbone_keys={backbone_keys}")
+    return [{"params": rest, "lr": lr, "name": "head"}, {"params": bb, "lr": lr * backbone_scale, "name": "backbone"}]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike, dist_info: DistInfo | None = None,
+                 device: str | torch.device | None = None):
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.dist = dist_info or DistInfo()
+        if device is None:
+            device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.amp = cfg.optim.amp if self.device.type == "cuda" else "none"
+        if cfg.optim.amp != "none" and self.device.type != "cuda":
+            log.warning("optim.amp=%s needs CUDA; training in fp32 on %s", cfg.optim.amp, self.device)
+
+        try:
+            self.model_config = ModelConfig.from_dict(dict(cfg.model))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"bad config section 'model': {e}") from e
+        seed_everything(cfg.seed)  # identical initialization on every rank
+        model = build_model(self.model_config)
+        if cfg.pretrained is not None:
+            from training.models.checkpoints import load_pretrained  # network engineer's loader
+
+            load_pretrained(model, cfg.pretrained.path, kind=cfg.pretrained.kind,
+                            min_loaded_fraction=cfg.pretrained.min_loaded_fraction)
+        self.model = model.to(self.device)
+        self.net = self.model
+        if self.dist.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        o = cfg.optim
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.model, o.lr, o.backbone_lr_scale, o.backbone_keys), lr=o.lr, weight_decay=o.weight_decay
+        )
+        step = max(1, int(round(o.lr_drop_fraction * cfg.epochs)))
+        self.lr_scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=step, gamma=o.lr_gamma)
+        self.grad_scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
+        self.loss_fn = TrackingLoss(LossWeights(cfg.loss.giou, cfg.loss.l1, cfg.loss.focal))
+
+        self.data: TrainData = build_train_data(cfg, self.model_config, self.dist.rank, self.dist.world_size)
+        reduce = numpy_sum_all_reduce(self.device if self.device.type == "cuda" else torch.device("cpu"))
+        self.schedule = SSTrackSchedule(
+            self.data.bins.num_bins, self.data.q_random, cfg.schedule, total_epochs=cfg.epochs,
+            all_reduce=reduce if self.dist.distributed else None, available=self.data.available,
+        )
+        self.loader_generator = torch.Generator().manual_seed(cfg.seed)
+        self.loader = DataLoader(
+            self.data.dataset, batch_size=o.batch_size, sampler=self.data.sampler, num_workers=cfg.data.num_workers,
+            drop_last=False, pin_memory=self.device.type == "cuda", generator=self.loader_generator,
+            persistent_workers=cfg.data.num_workers > 0,
+        )
+        self.epoch = 0  # epochs completed
+        # training RNG (drop path) differs per rank; set after the shared initialization
+        seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)
+        self._tb = None
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self, metrics: dict) -> dict:
+        rngs = [rng_state()]
+        if self.dist.distributed:
+            gathered = [None] * self.dist.world_size
+            dist.all_gather_object(gathered, rngs[0])
+            rngs = gathered
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "epoch": self.epoch,
+            "config": self.cfg.to_dict(),
+            "model_config": self.model_config.to_dict(),
+            "model": strip_module_prefix(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler else None,
+            "schedule": self.schedule.state_dict(),
+            "sampler": {"bin_probs": self.data.dataset.bin_probs, "epoch": self.data.dataset.epoch},
+            "rng": rngs,
+            "loader_generator": self.loader_generator.get_state(),
+            "world_size": self.dist.world_size,
+            "q_random": self.data.q_random.tolist(),
+            "metrics": metrics,
+        }
+
+    def save_checkpoint(self, metrics: dict) -> Path | None:
+        state = self.state(metrics)  # collective (RNG gather): every rank calls it
+        if not self.dist.is_main:
+            return None
+        ckdir = self.out / "checkpoints"
+        path = atomic_save(state, ckdir / f"epoch_{self.epoch:04d}.pt")
+        tmp = self.out / f".{LAST}.link"
+        if tmp.exists():
+            tmp.unlink()
+        os.link(path, tmp)
+        os.replace(tmp, self.out / LAST)
+        keep = self.cfg.log.keep_checkpoints
+        if keep > 0:
+            for old in sorted(ckdir.glob("epoch_*.pt"))[:-keep]:
+                old.unlink()
+        return path
+
+    def resume(self, path: str | os.PathLike) -> None:
+        p = Path(path)
+        if p.is_dir():
+            p = p / LAST
+        ckpt = load_checkpoint(p, map_location="cpu")
+        if ckpt["model_config"] != self.model_config.to_dict():
+            raise ValueError(f"checkpoint {p} was trained with a different model config")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.lr_scheduler.load_state_dict(ckpt["lr_scheduler"])
+        if self.grad_scaler is not None and ckpt.get("grad_scaler"):
+            self.grad_scaler.load_state_dict(ckpt["grad_scaler"])
+        self.schedule.load_state_dict(ckpt["schedule"])
+        if self.data.interval and ckpt["sampler"]["bin_probs"] is not None:
+            self.data.dataset.set_bin_probs(ckpt["sampler"]["bin_probs"])
+        self.epoch = int(ckpt["epoch"])
+        self.loader_generator.set_state(ckpt["loader_generator"])
+        rngs = ckpt["rng"]
+        if len(rngs) == self.dist.world_size:
+            set_rng_state(rngs[self.dist.rank])
+        else:
+            log.warning("checkpoint has RNG states for %d ranks, this run has %d: re-seeding per rank "
+                        "(training continues, but not bit-identically)", len(rngs), self.dist.world_size)
+            seed_everything(self.cfg.seed * 1000 + 1 + self.dist.rank + 7919 * self.epoch)
+        if self.dist.is_main:
+            self._truncate_log(self.epoch)
+            log.info("resumed from %s at epoch %d", p, self.epoch)
+
+    def _truncate_log(self, epoch: int) -> None:
+        """Drop log lines of epochs after ``epoch`` (logged, then killed before their checkpoint)."""
+        path = self.out / "log.jsonl"
+        if not path.is_file():
+            return
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        keep = [ln for ln in lines if json.loads(ln)["epoch"] <= epoch]
+        if len(keep) != len(lines):
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(ln + "\n" for ln in keep))
+            os.replace(tmp, path)
+
+    # ---------------------------------------------------------------- logging
+    def _log_epoch(self, rec: dict) -> None:
+        if not self.dist.is_main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if self.cfg.log.tensorboard:
+            if self._tb is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tb"))
+            e = rec["epoch"]
+            for k in ("loss", "giou", "l1", "focal", "mean_iou", "tau", "d", "samples_per_s", "lr",
+                      "scheduler_overhead"):
+                self._tb.add_scalar(f"train/{k}", rec[k], e)
+            for name in ("q", "p", "gamma"):
+                self._tb.add_scalars(f"schedule/{name}", {str(i): v for i, v in enumerate(rec[name])}, e)
+            self._tb.flush()
+        log.info(
+            "epoch %d/%d loss %.4f iou %.3f tau %.3f d %.3f | q %s | %.1f samples/s | sched %.3f%%",
+            rec["epoch"], self.cfg.epochs, rec["loss"], rec["mean_iou"], rec["tau"], rec["d"],
+            " ".join(f"{v:.3f}" for v in rec["q"]), rec["samples_per_s"], 100 * rec["scheduler_overhead"],
+        )
+
+    def _sum(self, x: list[float]) -> np.ndarray:
+        t = torch.tensor(x, dtype=torch.float64)
+        if self.dist.distributed:
+            t = t.to(self.device if self.device.type == "cuda" else "cpu")
+            dist.all_reduce(t)
+        return t.cpu().numpy()
+
+    # ---------------------------------------------------------------- training
+    def train_epoch(self) -> dict:
+        epoch = self.epoch + 1
+        ds = self.data.dataset
+        t_sched0 = time.perf_counter()
+        q_used = self.schedule.q.copy()
+        gamma_used = self.schedule.gamma.copy()
+        if self.data.interval:
+            ds.set_bin_probs(q_used)
+        sched_seconds = time.perf_counter() - t_sched0
+        ds.set_epoch(epoch)
+        self.net.train()
+        sums = np.zeros(5)  # loss, giou, l1, focal, n
+        redraws = np.zeros(self.data.bins.num_bins)
+        skipped = 0
+        bar = None
+        if self.dist.is_main and self.cfg.log.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(self.loader), desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
+        use_amp = self.amp != "none"
+        amp_dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        t0 = time.perf_counter()
+        for batch in self.loader:
+            bins = batch["bin"]
+            template = batch["template"].to(self.device, non_blocking=True).float()
+            search = batch["search"].to(self.device, non_blocking=True).float()
+            box = batch["search_box"].to(self.device)
+            heat = batch["heatmap"].to(self.device)
+            weights = self.schedule.loss_weights(bins).to(self.device)
+            with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
+                out = self.net(template, search)
+            loss, terms = self.loss_fn(out, box, heat, weights)
+            self.schedule.record(bins, terms["iou"])
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.grad_scaler is not None:
+                self.grad_scaler.scale(loss).backward()
+                self.grad_scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if self.cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+            if self.grad_scaler is not None:
+                self.grad_scaler.step(self.optimizer)
+                self.grad_scaler.update()
+            else:
+                self.optimizer.step()
+            n = len(bins)
+            sums += [loss.detach().item() * n, float(terms["giou"].detach().sum()),
+                     float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()), n]
+            redraws += np.bincount(bins.numpy(), weights=batch["redraws"].numpy(), minlength=len(redraws))
+            skipped += int(batch["skipped_frames"].sum())
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(terms['iou'].mean()):.3f}")
+        if bar is not None:
+            bar.close()
+        train_seconds = time.perf_counter() - t0
+        stats = self.schedule.end_epoch(epoch)
+        sched_seconds += stats.seconds
+        epoch_seconds = time.perf_counter() - t_sched0
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.lr_scheduler.step()
+        self.epoch = epoch
+        tot = self._sum(list(sums) + list(redraws) + [skipped])
+        n = max(tot[4], 1.0)
+        rec = {
+            "epoch": epoch,
+            "lr": lr,
+            "loss": tot[0] / n,
+            "giou": tot[1] / n,
+            "l1": tot[2] / n,
+            "focal": tot[3] / n,
+            "samples": int(tot[4]),
+            "mean_iou": stats.mean_iou,
+            "tau": stats.tau,
+            "p": stats.p,
+            "d": stats.d,
+            "q": q_used.tolist(),
+            "gamma": gamma_used.tolist(),
+            "q_next": stats.q_next,
+            "gamma_next": stats.gamma_next,
+            "gamma_clipped_next": stats.gamma_clipped_next,
+            "gamma_clip_events": stats.gamma_weighted_clip_events,
+            "bin_counts": stats.bin_counts,
+            "bin_success": stats.bin_success,
+            "redraws": [int(v) for v in tot[5:5 + len(redraws)]],
+            "skipped_frames": int(tot[-1]),
+            "q_random": self.schedule.q_random.tolist(),
+            "schedule_updated": stats.updated,
+            "epoch_seconds": epoch_seconds,
+            "train_seconds": train_seconds,
+            "samples_per_s": tot[4] / max(train_seconds, 1e-9),
+            "scheduler_seconds": sched_seconds,
+            "scheduler_overhead": sched_seconds / max(epoch_seconds, 1e-9),
+            "world_size": self.dist.world_size,
+        }
+        if not math.isfinite(rec["loss"]):
+            raise FloatingPointError(f"epoch {epoch}: the training loss is {rec['loss']} (diverged)")
+        return rec
+
+    def fit(self, stop_after_epoch: int | None = None) -> list[dict]:
+        """Train until ``cfg.epochs`` (or stop after ``stop_after_epoch`` completed epochs)."""
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2, default=str) + "\n")
+            log.info("q_R (estimated from %d random-sampler draws in %.2fs): %s", self.cfg.data.q_random_samples,
+                     self.data.q_random_seconds, np.round(self.data.q_random, 4).tolist())
+        records = []
+        last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
+        while self.epoch < last:
+            rec = self.train_epoch()
+            self._log_epoch(rec)  # before the checkpoint: a resume drops lines past its epoch
+            every = max(1, self.cfg.log.checkpoint_every)
+            if self.epoch % every == 0 or self.epoch == self.cfg.epochs or self.epoch == last:
+                self.save_checkpoint(rec)
+            records.append(rec)
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        return records
