@@ -361,6 +361,10 @@ def load_model(
 ) -> LoadedModel:
     """Load and compile one variant of a model; pass the result to several ``Tracker`` objects to
     share the compiled network. See the module docstring for the ``auto`` rules."""
+    return _load(model, backend, precision, threads, spin_wait, variant, stacklevel=3)
+
+
+def _load(model, backend, precision, threads, spin_wait, variant, stacklevel: int) -> LoadedModel:
     card = load_card(model)
     check_card(card)
     if not card.trained:
@@ -368,7 +372,7 @@ def load_model(
             f"model {card.name!r} is untrained (trained: false in its card): random weights, boxes are "
             "meaningless; use it only to test plumbing or speed",
             UntrainedModelWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,  # point at the caller's line, not at this module
         )
     if threads is None:
         threads = default_threads()

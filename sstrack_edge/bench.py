@@ -64,7 +64,9 @@ def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndar
 # ------------------------------------------------------------------------------------ MACs
 def count_onnx_macs(path: str | Path) -> int | None:
     """Multiply-accumulates of MatMul / Gemm / Conv nodes from the ONNX graph's static shapes
-    (None if the ``onnx`` package is not installed). Elementwise ops, softmax, norms are ignored."""
+    (None if the ``onnx`` package is not installed). Elementwise ops, softmax, norms are ignored.
+    The export side's ``count_macs`` (recorded as ``architecture.macs`` in the card) computes the
+    same quantity from the config; the two are cross-checked in the tests."""
     try:
         import onnx
         from onnx import shape_inference
@@ -74,8 +76,9 @@ def count_onnx_macs(path: str | Path) -> int | None:
     g = model.graph
     shapes: dict[str, list[int]] = {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):
-        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
-        shapes[vi.name] = dims
+        # Batch 1 and static shapes by contract: a symbolic dim left by shape inference (e.g. the
+        # batch of a Reshape(-1, ...)) is 1.
+        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
     for init in g.initializer:
         shapes[init.name] = list(init.dims)
     macs = 0

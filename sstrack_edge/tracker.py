@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry
-from .backends import LoadedModel, load_model
+from .backends import LoadedModel, _load
 from .errors import TrackerNotInitializedError
 from .frames import channels_of, check_box, check_frame
 from .model_card import ModelCard
@@ -97,7 +97,7 @@ class Tracker:
                 )
             self.model = model
         else:
-            self.model = load_model(model, backend, precision, threads, spin_wait, variant)
+            self.model = _load(model, backend, precision, threads, spin_wait, variant, stacklevel=3)
         card = self.model.card
         inf = card.inference
         self._run = self.model.create_runner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import cv2
@@ -89,3 +90,12 @@ def test_count_onnx_macs_on_a_known_graph(tmp_path):
     path = tmp_path / "g.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     assert count_onnx_macs(path) == 8 * 4 * 4 * 3 * 4 * 4 + 16 * 5 * 8
+
+
+def test_onnx_mac_count_matches_the_cards_count(tiny_model_dir):
+    pytest.importorskip("onnx")
+    card = json.loads((tiny_model_dir / "model_card.json").read_text())
+    if "macs" not in card["architecture"]:
+        pytest.skip("this exporter does not record architecture.macs")
+    fp32 = next(v for v in card["variants"] if v["backend"] == "onnxruntime" and v["precision"] == "fp32")
+    assert count_onnx_macs(tiny_model_dir / fp32["files"]["model"]) == card["architecture"]["macs"]
