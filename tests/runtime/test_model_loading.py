@@ -171,3 +171,16 @@ def test_loaded_model_rejects_conflicting_options(tiny_model_dir, load):
     shared = load(tiny_model_dir, backend="onnxruntime", threads=1)
     with pytest.raises(ValueError, match="already loaded"):
         sstrack_edge.Tracker(shared, threads=2)
+
+
+def test_runtime_imports_neither_torch_nor_training():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sstrack_edge, sstrack_edge.cli, sstrack_edge.tracker, sstrack_edge.sources, sstrack_edge.bench; "
+        "sstrack_edge.cli.build_parser(); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'training')]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
