@@ -1,0 +1,137 @@
+"""FPS regression gate: ``Tracker.update`` time as a ratio to a fixed GEMM workload, same run.
+
+The gate (``test_update_speed_ratio_gate``) fails when ``median(update) / median(reference)``
+exceeds the committed ``benchmarks/gate/baseline.json`` ratio by more than its tolerance.
+``test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise`` shows the threshold separates an
+injected 20% slowdown from run-to-run noise.
+
+Gated model: until a trained default model ships, the tiny random network of ``tiny_model_dir``
+(tests/conftest.py; real input sizes, depth 2, width 64) on ONNX Runtime fp32, 1 thread.
+
+Re-measure the baseline (5 repeats, writes benchmarks/gate/baseline.json)::
+
+    SSTRACK_GATE_RECORD=5 PYTHONPATH=. pytest tests/perf -m perf -k ratio_gate -p no:randomly
+
+Keep pytest-benchmark's JSON for trends with ``--benchmark-json=<file>``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sstrack_edge.evaluation.speed_gate import (
+    GateBaseline, InterleavedTimer, ReferenceShape, ReferenceWorkload, SlowedDown, check_ratio, measure_ratios,
+)
+
+pytestmark = pytest.mark.perf
+
+BASELINE = Path(__file__).resolve().parents[2] / "benchmarks" / "gate" / "baseline.json"
+RECORD_ENV = "SSTRACK_GATE_RECORD"
+
+
+@pytest.fixture(scope="module")
+def baseline() -> GateBaseline:
+    return GateBaseline.load(BASELINE)
+
+
+@pytest.fixture(scope="module")
+def reference(baseline):
+    pytest.importorskip("threadpoolctl")
+    return ReferenceWorkload(ReferenceShape(**baseline.reference))
+
+
+@pytest.fixture(scope="module")
+def update(tiny_model_dir, baseline):
+    """``tracker.update`` on a fixed pre-decoded frame (no video decode in the timing)."""
+    from sstrack_edge.tracker import Tracker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny network is untrained on purpose
+        tracker = Tracker(model=tiny_model_dir, backend=baseline.backend, precision="fp32", threads=baseline.threads)
+    frame = np.random.default_rng(0).integers(0, 256, size=(360, 640, 3), dtype=np.uint8)
+    tracker.init(frame, (300.0, 150.0, 40.0, 60.0))
+    return lambda: tracker.update(frame)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cpus, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def _record(baseline: GateBaseline, update, reference, repeats: int) -> GateBaseline:
+    ratios = [measure_ratios({"update": update}, reference, rounds=baseline.rounds, calls=baseline.calls)["update"].ratio
+              for _ in range(repeats)]
+    import onnxruntime
+
+    new = GateBaseline(
+        ratio=round(statistics.median(ratios), 4), tolerance=baseline.tolerance, model=baseline.model,
+        backend=baseline.backend, threads=baseline.threads, reference=baseline.reference, rounds=baseline.rounds,
+        calls=baseline.calls,
+        measured={"repeats": [round(r, 4) for r in ratios], "min": round(min(ratios), 4), "max": round(max(ratios), 4),
+                  "machine": _machine(), "onnxruntime": onnxruntime.__version__,
+                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  "command": f"{RECORD_ENV}={repeats} PYTHONPATH=. pytest tests/perf -m perf -k ratio_gate"},
+    )
+    new.save(BASELINE)
+    return new
+
+
+def test_update_speed_ratio_gate(benchmark, baseline, update, reference):
+    repeats = int(os.environ.get(RECORD_ENV, "0") or 0)
+    if repeats > 0:
+        baseline = _record(baseline, update, reference, repeats)
+    timer = InterleavedTimer({"reference": reference, "update": update}, calls=baseline.calls)
+    timer.warmup()
+    # pytest-benchmark drives the interleaved rounds and keeps their wall times for trends
+    benchmark.pedantic(timer.round, rounds=baseline.rounds, warmup_rounds=0, iterations=1)
+    while len(timer.rounds["update"]) < baseline.rounds:  # --benchmark-disable runs one round only
+        timer.round()
+    m = timer.ratio("update")
+    verdict = check_ratio(m.ratio, baseline.ratio, baseline.tolerance)
+    benchmark.extra_info.update(
+        ratio=m.ratio, expected_ratio=baseline.ratio, limit=verdict.limit, update_ms_cpu=1e3 * m.target_s,
+        reference_ms_cpu=1e3 * m.reference_s, update_fps_cpu=1.0 / m.target_s, model=baseline.model,
+    )
+    assert verdict.passed, verdict.message() + " - a real slowdown, or re-measure the baseline (see docstring)"
+
+
+def test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise(baseline, update, reference):
+    """Baseline from one measurement; a later one of the same code passes, a 20% slower one fails."""
+    rounds, calls = baseline.rounds, baseline.calls
+    first = measure_ratios({"update": update}, reference, rounds=rounds, calls=calls)["update"]
+    later = measure_ratios({"update": update, "slowed": SlowedDown(update, 0.20)}, reference, rounds=rounds,
+                           calls=calls)
+    same = check_ratio(later["update"].ratio, first.ratio, baseline.tolerance)
+    slowed = check_ratio(later["slowed"].ratio, first.ratio, baseline.tolerance)
+    assert same.passed, "noise tripped the gate: " + same.message()
+    assert not slowed.passed, "a 20% slowdown passed the gate: " + slowed.message()
+
+
+def test_slowed_down_wrapper_costs_the_requested_fraction(reference):
+    m = measure_ratios({"slowed": SlowedDown(reference, 0.5)}, reference, rounds=9, calls=2)["slowed"]
+    assert 1.35 < m.ratio < 1.65
+
+
+def test_malformed_baseline_is_a_clear_error(tmp_path):
+    from sstrack_edge.evaluation.speed_gate import GateBaselineError
+
+    with pytest.raises(GateBaselineError, match="not found"):
+        GateBaseline.load(tmp_path / "baseline.json")
+    (tmp_path / "baseline.json").write_text('{"ratio": 1.0}')
+    with pytest.raises(GateBaselineError, match="malformed"):
+        GateBaseline.load(tmp_path / "baseline.json")
