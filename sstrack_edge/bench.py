@@ -212,6 +212,7 @@ def run_bench(
     torch_row: bool = True,
     peers: bool = True,
     variants: list[str] | None = None,
+    spin_wait: bool = False,
 ) -> dict:
     from .backends import BACKENDS, load_card, openvino_available
     from .errors import UntrainedModelWarning
@@ -219,6 +220,7 @@ def run_bench(
 
     card = load_card(model)
     clip, init_box, clip_desc = load_bench_frames(frames, sequence)
+    load_before = _loadavg()
     rows: list[Row] = []
     have_ov = openvino_available()
     with warnings.catch_warnings():
@@ -229,7 +231,7 @@ def run_bench(
             if v.backend not in BACKENDS or (v.backend == "openvino" and not have_ov):
                 print(f"bench: variant {v.name} skipped (backend {v.backend} not installed)", file=sys.stderr)
                 continue
-            tracker = Tracker(card, variant=v.name, threads=threads)
+            tracker = Tracker(card, variant=v.name, threads=threads, spin_wait=spin_wait)
             rows.append(_tracker_row(v.name, tracker))
         if torch_row:
             r = _torch_row(card, threads)
@@ -307,9 +309,18 @@ def run_bench(
         "updates_per_row": rounds * chunk,
         "rounds": rounds,
         "warmup": warmup,
+        "spin_wait": spin_wait,
         "machine": machine_info(),
+        "loadavg_1min_before_after": [load_before, _loadavg()],
         "rows": results,
     }
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def machine_info() -> dict:
@@ -339,7 +350,8 @@ def format_table(report: dict) -> str:
         f"model {report['model']} (trained={report['trained']}), {report['threads']} thread(s), "
         f"{report['updates_per_row']} updates/row in {report['rounds']} interleaved rounds",
         f"frames: {report['frames']}",
-        f"cpu: {report['machine'].get('cpu')}; network MACs: "
+        f"cpu: {report['machine'].get('cpu')}; load average (1 min) before/after: "
+        f"{report['loadavg_1min_before_after']}; ORT spin_wait={report['spin_wait']}; network MACs: "
         + (f"{report['macs'] / 1e9:.3f} G" if report["macs"] else "n/a"),
         head,
         "-" * len(head),
@@ -373,6 +385,7 @@ def add_parser(sub, add_model_args) -> None:
     p.add_argument("--variants", help="comma-separated variant names to time (default: all)")
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager row")
     p.add_argument("--no-peers", action="store_true", help="skip the OpenCV tracker rows")
+    p.add_argument("--spin-wait", action="store_true", help="let ORT worker threads spin (default off, as in Tracker)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.set_defaults(func=cmd_bench)
     del add_model_args  # bench times every variant; backend/precision flags do not apply
@@ -391,6 +404,7 @@ def cmd_bench(args) -> int:
         torch_row=not args.no_torch,
         peers=not args.no_peers,
         variants=args.variants.split(",") if args.variants else None,
+        spin_wait=args.spin_wait,
     )
     print(format_table(report))
     if args.json:
