@@ -12,6 +12,10 @@ Backend choice for ``backend="auto"`` (documented in docs/runtime.md):
 * backend order: OpenVINO first on x86-64 when the ``openvino`` package imports, then ONNX
   Runtime; elsewhere (ARM: OpenVINO runs INT8 in float "simulation" there) ONNX Runtime first;
 * within one backend x precision the first kept variant in the card's ``variants`` list wins.
+
+``precision="bf16"`` is an explicit opt-in, never chosen by ``auto``: the OpenVINO FP32 variant
+compiled with ``INFERENCE_PRECISION_HINT=bf16`` (needs a CPU with native bf16, e.g. AVX512-BF16 or
+AMX; its accuracy is not gated by the export step).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from .model_card import CARD_FILENAME, ModelCard, ModelFileError, Variant
 
 BACKENDS = ("onnxruntime", "openvino")
 BACKEND_ALIASES = {"ort": "onnxruntime", "onnxruntime": "onnxruntime", "ov": "openvino", "openvino": "openvino"}
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "bf16")
 
 _MACHINE_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
 
@@ -116,7 +120,7 @@ def normalize_precision(precision: str) -> str:
         raise TypeError(f"precision must be a string, got {type(precision).__name__}")
     p = precision.lower()
     if p != "auto" and p not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32' or 'int8'")
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32', 'int8' or 'bf16' (OpenVINO only)")
     return p
 
 
@@ -152,6 +156,10 @@ def select_variant(
     machine = machine or current_platform()
     backends = backend_order(backend, machine, have_openvino)
     precision = normalize_precision(precision)
+    if precision == "bf16":  # a compile-time hint on the OpenVINO FP32 file
+        if "openvino" not in backend_order(backend, machine, True):
+            raise ValueError("precision 'bf16' is an OpenVINO option; use backend='openvino' or 'auto'")
+        backends, precision = ["openvino"], "fp32"
     precisions = ["int8", "fp32"] if precision == "auto" else [precision]
     for p in precisions:
         for b in backends:
@@ -206,6 +214,7 @@ class LoadedModel:
     threads: int
     spin_wait: bool
     compiled: Any  # onnxruntime.InferenceSession or openvino.CompiledModel
+    precision_hint: str | None = None  # OpenVINO INFERENCE_PRECISION_HINT used ("f32" or "bf16")
     # Optional ``factory(loaded_model) -> runner`` for other engines (the bench's torch eager row).
     runner_factory: Callable[["LoadedModel"], Callable] | None = None
 
@@ -215,7 +224,7 @@ class LoadedModel:
 
     @property
     def precision(self) -> str:
-        return self.variant.precision
+        return "bf16" if self.precision_hint == "bf16" else self.variant.precision
 
     def create_runner(self):
         """A callable ``(template NCHW f32, search NCHW f32) -> (score FxF, size 2xFxF, offset 2xFxF)``."""
@@ -253,7 +262,7 @@ def _compile_onnxruntime(card: ModelCard, variant: Variant, threads: int, spin_w
     return sess
 
 
-def _compile_openvino(card: ModelCard, variant: Variant, threads: int, spin_wait: bool):
+def _compile_openvino(card: ModelCard, variant: Variant, threads: int, bf16: bool = False):
     try:
         import openvino as ov
     except ImportError:
@@ -270,8 +279,10 @@ def _compile_openvino(card: ModelCard, variant: Variant, threads: int, spin_wait
         "ENABLE_CPU_PINNING": "NO",
         # Without this, CPUs with AVX512-BF16/AMX silently run FP32 models in bf16. INT8 (quantized)
         # ops still run in int8 under an f32 hint; the non-quantized rest stays f32.
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
     }
+    if bf16 and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise BackendUnavailableError("precision 'bf16' needs a CPU with native bf16 (AVX512-BF16 or AMX); this one has none")
     try:
         ov_model = core.read_model(str(path))
         compiled = core.compile_model(ov_model, "CPU", config)
@@ -379,11 +390,18 @@ def _load(model, backend, precision, threads, spin_wait, variant, stacklevel: in
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     chosen = select_variant(card, backend, precision, variant)
+    bf16 = normalize_precision(precision) == "bf16"
+    if bf16 and not (chosen.backend == "openvino" and chosen.precision == "fp32"):
+        raise ValueError(f"precision 'bf16' applies to an OpenVINO FP32 variant, not {chosen.name!r}")
     card.verify(chosen)
+    hint = None
     if chosen.backend == "onnxruntime":
         compiled = _compile_onnxruntime(card, chosen, int(threads), bool(spin_wait))
     elif chosen.backend == "openvino":
-        compiled = _compile_openvino(card, chosen, int(threads), bool(spin_wait))
+        compiled = _compile_openvino(card, chosen, int(threads), bf16)
+        hint = "bf16" if bf16 else "f32"
     else:
         raise ModelFileError(f"variant {chosen.name!r} names unknown backend {chosen.backend!r}")
-    return LoadedModel(card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait), compiled=compiled)
+    return LoadedModel(
+        card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait), compiled=compiled, precision_hint=hint
+    )

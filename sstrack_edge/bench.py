@@ -213,9 +213,10 @@ def run_bench(
     peers: bool = True,
     variants: list[str] | None = None,
     spin_wait: bool = False,
+    bf16: bool = True,
 ) -> dict:
     from .backends import BACKENDS, load_card, openvino_available
-    from .errors import UntrainedModelWarning
+    from .errors import BackendUnavailableError, UntrainedModelWarning
     from .tracker import Tracker
 
     card = load_card(model)
@@ -233,6 +234,15 @@ def run_bench(
                 continue
             tracker = Tracker(card, variant=v.name, threads=threads, spin_wait=spin_wait)
             rows.append(_tracker_row(v.name, tracker))
+        if bf16 and have_ov and (variants is None or "openvino-fp32@bf16" in variants):
+            try:
+                tracker = Tracker(card, backend="openvino", precision="bf16", threads=threads)
+            except (BackendUnavailableError, ValueError) as e:
+                print(f"bench: bf16 row skipped ({e})", file=sys.stderr)
+            else:
+                row = _tracker_row("openvino-fp32@bf16", tracker, note="OpenVINO bf16 hint: opt-in, accuracy not gated")
+                row.kept = None
+                rows.append(row)
         if torch_row:
             r = _torch_row(card, threads)
             if r is not None:
@@ -386,6 +396,7 @@ def add_parser(sub, add_model_args) -> None:
     p.add_argument("--no-torch", action="store_true", help="skip the torch eager row")
     p.add_argument("--no-peers", action="store_true", help="skip the OpenCV tracker rows")
     p.add_argument("--spin-wait", action="store_true", help="let ORT worker threads spin (default off, as in Tracker)")
+    p.add_argument("--no-bf16", action="store_true", help="skip the OpenVINO bf16-hint row (only on CPUs with bf16)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.set_defaults(func=cmd_bench)
     del add_model_args  # bench times every variant; backend/precision flags do not apply
@@ -405,6 +416,7 @@ def cmd_bench(args) -> int:
         peers=not args.no_peers,
         variants=args.variants.split(",") if args.variants else None,
         spin_wait=args.spin_wait,
+        bf16=not args.no_bf16,
     )
     print(format_table(report))
     if args.json:

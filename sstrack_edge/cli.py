@@ -22,7 +22,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and backend")
     g.add_argument("--model", help="model directory or model_card.json (default: the installed default model)")
     g.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "ort", "openvino", "ov"])
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8"])
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8", "bf16"], help="bf16: OpenVINO opt-in, never chosen by auto")
     g.add_argument("--variant", help="run this variant of the card by name (overrides backend/precision)")
     g.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")
     g.add_argument("--spin-wait", action="store_true", help="let ORT worker threads spin between ops (burns idle CPU)")

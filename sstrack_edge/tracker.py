@@ -191,6 +191,7 @@ class Tracker:
     def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
         """Track into ``frame``. Returns ``(ok, bbox)``; ``ok`` is False while the target is lost, and
         then ``bbox`` is the last good box. More in :attr:`result`."""
+        t0 = time.perf_counter()
         if self._box is None:
             raise TrackerNotInitializedError("update() called before init(frame, bbox)")
         frame = check_frame(frame)
@@ -200,7 +201,6 @@ class Tracker:
                 f"frame size changed from {self._frame_hw[1]}x{self._frame_hw[0]} to {W}x{H} "
                 "during tracking; call init(frame, bbox) again for the new stream"
             )
-        t0 = time.perf_counter()
         factor = self.search_factor
         box = self._box
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0

@@ -184,3 +184,21 @@ def test_runtime_imports_neither_torch_nor_training():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_openvino_fp32_is_pinned_to_f32_and_bf16_is_opt_in(tiny_model_dir, load):
+    ov = pytest.importorskip("openvino")
+    fp32 = load(tiny_model_dir, backend="openvino", precision="fp32", threads=1)
+    # without the hint OpenVINO would silently pick bf16 on CPUs with native bf16
+    assert fp32.compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+    assert fp32.compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    assert backends.select_variant(ModelCard.load(tiny_model_dir)).precision != "bf16"  # auto never picks it
+    with pytest.raises(ValueError, match="OpenVINO option"):
+        load(tiny_model_dir, backend="onnxruntime", precision="bf16")
+    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        with pytest.raises(BackendUnavailableError, match="native bf16"):
+            load(tiny_model_dir, precision="bf16")
+        return
+    bf16 = load(tiny_model_dir, precision="bf16", threads=1)
+    assert bf16.precision == "bf16" and bf16.backend == "openvino"
+    assert bf16.compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.bf16
