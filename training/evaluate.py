@@ -1,0 +1,155 @@
+"""Evaluate a training checkpoint with the torch model (no export needed): OPE on a sot folder.
+
+Tracking loop as OSTrack's inference (RECIPE 2.7), built on :mod:`sstrack_edge.geometry`:
+template cropped once at ``template_factor`` around the init box (never updated); every later
+frame is cropped at ``search_factor`` around the previous predicted box; the score map is
+multiplied by the Hann window to pick the cell; size and offset come from the unwindowed maps;
+the box is mapped back to the frame and clipped with ``clip_box(margin=10)``.
+
+Scores: :mod:`sstrack_edge.evaluation.metrics` (success AUC over 21 thresholds, precision at
+20 px; frame 0 and frames with an absent/NaN target excluded; sequences weighted equally).
+
+Usage::
+
+    python -m training.evaluate CHECKPOINT [--data ../shared/data/sot/eval] [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sstrack_edge.evaluation.datasets import read_sot
+from sstrack_edge.evaluation.metrics import score_sequence, summarize
+from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d
+from training.checkpoint import load_checkpoint
+from training.models.ostrack import ModelConfig, build_model
+
+
+class TorchTracker:
+    """Single-object tracker around an ``OSTrack`` torch module (batch 1, CPU or GPU)."""
+
+    def __init__(self, model: torch.nn.Module, cfg: ModelConfig, clip_margin: float = 10.0):
+        self.model = model.eval()
+        self.cfg = cfg
+        self.device = next(model.parameters()).device
+        self.window = torch.from_numpy(hann2d(cfg.feature_size)).to(self.device)
+        self.margin = clip_margin
+        self.template: torch.Tensor | None = None
+        self.box: np.ndarray | None = None
+
+    @staticmethod
+    def _to_tensor(crop: np.ndarray, device) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).float()[None].to(device)
+
+    def init(self, frame: np.ndarray, box_xywh) -> None:
+        box = np.asarray(box_xywh, dtype=np.float64)
+        side = crop_side(box, self.cfg.template_factor)
+        if side < 1:
+            raise ValueError(f"init box {box.tolist()} is empty")
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        self.template = self._to_tensor(crop_square(frame, cx, cy, side, self.cfg.template_size), self.device)
+        self.box = box
+
+    @torch.no_grad()
+    def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        if self.template is None:
+            raise RuntimeError("call init() before update()")
+        b = self.box
+        side = max(crop_side(b, self.cfg.search_factor), 1)
+        cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
+        search = self._to_tensor(crop_square(frame, cx, cy, side, self.cfg.search_size), self.device)
+        out = self.model(self.template, search)
+        score = out["score_map"][0, 0] * self.window
+        f = self.cfg.feature_size
+        idx = int(torch.argmax(score))
+        iy, ix = divmod(idx, f)
+        dx, dy = out["offset_map"][0, :, iy, ix].tolist()
+        w, h = out["size_map"][0, :, iy, ix].tolist()
+        box_crop = ((ix + dx) / f, (iy + dy) / f, w, h)
+        box = crop_to_image(box_crop, cx, cy, side)
+        hgt, wid = frame.shape[:2]
+        self.box = clip_box(box, wid, hgt, margin=self.margin)
+        return self.box.copy(), float(score.max())
+
+
+def load_tracker(checkpoint: str | Path, device: str = "cpu") -> TorchTracker:
+    ckpt = load_checkpoint(checkpoint, map_location=device)
+    cfg = ModelConfig.from_dict(ckpt["model_config"])
+    model = build_model(cfg)
+    model.load_state_dict(ckpt["model"])
+    return TorchTracker(model.to(device), cfg)
+
+
+def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
+    pred = np.zeros((len(seq), 4))
+    pred[0] = seq.init_box
+    tracker.init(seq.read_frame(0), seq.init_box)
+    for i in range(1, len(seq)):
+        pred[i], _ = tracker.update(seq.read_frame(i))
+    return pred
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu") -> dict:
+    root = Path(data_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"evaluation data folder not found: {root}")
+    tracker = load_tracker(checkpoint, device)
+    per_seq = {}
+    scores = []
+    frames = 0
+    t0 = time.perf_counter()
+    for seq in read_sot(root):
+        pred = track_sequence(tracker, seq)
+        s = score_sequence(pred, seq.ground_truth, seq.present())
+        scores.append(s)
+        frames += len(seq)
+        per_seq[seq.name] = {"auc": 100 * s.auc, "precision20": 100 * s.precision20, "frames": len(seq)}
+    summary = summarize(scores)
+    return {
+        "checkpoint": str(checkpoint),
+        "data": str(root),
+        "sequences": summary.sequences,
+        "auc": 100 * summary.auc,
+        "precision20": 100 * summary.precision20,
+        "op50": 100 * summary.op50,
+        "frames": frames,
+        "seconds": time.perf_counter() - t0,
+        "per_sequence": per_seq,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description="OPE of a training checkpoint")
+    p.add_argument("checkpoint", help="training checkpoint (.pt) or run directory (uses last.pt)")
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/sot/eval"))
+    p.add_argument("--json", default=None, help="write the result as JSON here")
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ck = Path(args.checkpoint)
+    if ck.is_dir():
+        ck = ck / "last.pt"
+    try:
+        res = evaluate_checkpoint(ck, args.data)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"evaluate: {e}", file=sys.stderr)
+        return 2
+    for name, s in res["per_sequence"].items():
+        print(f"{name:14s} AUC {s['auc']:5.1f}  P@20 {s['precision20']:5.1f}  ({s['frames']} frames)")
+    print(f"mean over {res['sequences']} sequences: AUC {res['auc']:.2f}  P@20 {res['precision20']:.2f}  "
+          f"({res['frames']} frames, {res['seconds']:.1f}s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
