@@ -272,3 +272,13 @@ def test_unavailable_bins_get_no_mass():
     assert sum(st.q_next) == pytest.approx(1.0) and min(st.q_next[:4]) >= 0.01
     with pytest.raises(ValueError, match="unavailable"):
         SSTrackSchedule(8, Q_R, ScheduleConfig(), total_epochs=4, available=avail)
+
+
+def test_loss_weights_keep_fractional_gamma_for_torch_bins():
+    torch = pytest.importorskip("torch")
+    sched = SSTrackSchedule(2, [0.5, 0.5], ScheduleConfig(q_min=0.0), total_epochs=4)
+    sched.q = np.array([0.4, 0.6])
+    sched.gamma = np.array([1.25, 1.0])
+    w = sched.loss_weights(torch.tensor([0, 1, 0]))
+    assert w.dtype == torch.float32 and w.tolist() == [1.25, 1.0, 1.25]
+    np.testing.assert_allclose(sched.loss_weights(np.array([0, 1])), [1.25, 1.0])

@@ -165,8 +165,10 @@ class SSTrackSchedule:
         b = self._check_bins(self._to_numpy(bins))
         w = self.gamma[b]
         self._clip_events += int(self.gamma_clipped[b].sum())
-        if hasattr(bins, "new_tensor"):
-            out = bins.new_tensor(w.astype(np.float32)).float()
+        if hasattr(bins, "new_tensor"):  # a torch tensor: torch is importable
+            import torch
+
+            out = torch.as_tensor(w, dtype=torch.float32, device=bins.device)
         else:
             out = w
         self._seconds += time.perf_counter() - t0
