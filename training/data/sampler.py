@@ -268,27 +268,33 @@ class RandomSampler:
                 self.stats.samples[0] += 1
                 return FramePair(k, i, 0, 0, 0, 0, redraws)
             n = int(ds.lengths[i])
+            reason = "sequence_rejected"  # too short or too few visible frames
             if n >= self.min_length and int(ds.visible_counts[i]) > self.min_visible:
+                reason = "no_visible_search_frame"
                 vis = ds[i].visible
                 base = np.flatnonzero(vis[: n - 1])
                 if len(base):
                     tz = int(base[rng.integers(len(base))])
                     gap_increase = 0
                     while True:
-                        after = np.flatnonzero(vis[tz + 1 : min(tz + self.max_gap + gap_increase, n)])
-                        if len(after):
+                        end = min(tz + self.max_gap + gap_increase, n)
+                        after = np.flatnonzero(vis[tz + 1 : end])
+                        if len(after) or end == n:
                             break
                         gap_increase += self.gap_step
-                    tx = tz + 1 + int(after[rng.integers(len(after))])
-                    b = self.bins.bin_of(tx - tz)
-                    self.stats.samples[b] += 1
-                    return FramePair(k, i, tz, tx, tx - tz, b, redraws)
+                    if len(after):
+                        tx = tz + 1 + int(after[rng.integers(len(after))])
+                        b = self.bins.bin_of(tx - tz)
+                        self.stats.samples[b] += 1
+                        return FramePair(k, i, tz, tx, tx - tz, b, redraws)
+                    # no visible frame after the template at all (OSTrack would loop forever
+                    # here): redraw the sequence, counted below
             redraws += 1
-            self.stats.reasons["sequence_rejected"] += 1
+            self.stats.reasons[reason] += 1
             if redraws >= self.max_redraws:
                 raise RuntimeError(
                     f"random sampler: {redraws} sequences in a row were too short (< {self.min_length} "
-                    f"frames) or had <= {self.min_visible} visible frames"
+                    f"frames), had <= {self.min_visible} visible frames or no visible frame after the template"
                 )
 
 
