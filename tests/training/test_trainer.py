@@ -1,0 +1,116 @@
+"""Trainer on real data with a tiny network: logs, TensorBoard, scheduler overhead, plots, config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training._tiny import tiny_config
+from training.plot import plot_run, read_log
+from training.train import main as train_main
+from training.train_config import ConfigError, config_from_dict, load_config, parse_override, resolve_path
+from training.trainer import Trainer, param_groups
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory, sot_train, stills_dir):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("short_run")
+    cfg = tiny_config(sot_train, stills_dir, epochs=3, log={"tensorboard": True, "progress": False},
+                      data={"samples_per_epoch": 32})
+    recs = Trainer(cfg, out).fit()
+    return out, recs
+
+
+@pytest.mark.realdata
+def test_epoch_log_fields(short_run):
+    out, recs = short_run
+    lines = read_log(out)
+    assert [r["epoch"] for r in lines] == [1, 2, 3]
+    r = lines[-1]
+    for key in ("loss", "giou", "l1", "focal", "mean_iou", "tau", "p", "q", "gamma", "d", "samples_per_s",
+                "redraws", "bin_counts", "scheduler_overhead", "gamma_clip_events"):
+        assert key in r, key
+    assert len(r["q"]) == len(r["p"]) == len(r["gamma"]) == 8
+    assert sum(r["bin_counts"]) == r["samples"] == 32
+    assert abs(sum(r["q"]) - 1) < 1e-9
+    assert lines[0]["q"] == lines[0]["q_random"] and lines[0]["gamma"] == [1.0] * 8  # epoch 1: random
+    assert lines[1]["q"] == lines[0]["q_next"]  # the scheduler's output is what epoch 2 sampled with
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.realdata
+def test_scheduler_overhead_below_one_percent(short_run):
+    """Measured on the short run (32 samples/epoch of a tiny net: a pessimistic ratio, since the
+    scheduler's per-epoch cost is fixed while real epochs are thousands of times longer)."""
+    _, recs = short_run
+    assert all(r["scheduler_seconds"] > 0 for r in recs)
+    total = sum(r["scheduler_seconds"] for r in recs) / sum(r["epoch_seconds"] for r in recs)
+    assert total < 0.01, [r["scheduler_overhead"] for r in recs]
+
+
+@pytest.mark.realdata
+def test_plot_writes_pngs(short_run, tmp_path):
+    out, _ = short_run
+    paths = plot_run(out, tmp_path)
+    assert [p.name for p in paths] == ["q_over_epochs.png", "training_curves.png"]
+    assert all(p.stat().st_size > 10_000 for p in paths)
+    assert train_main(["plot", str(tmp_path / "no_run")]) == 2
+
+
+def test_backbone_lr_groups():
+    from training.models.ostrack import ModelConfig, build_model
+    from tests.training._tiny import TINY_MODEL
+
+    model = build_model(ModelConfig(**TINY_MODEL))
+    groups = param_groups(model, 4e-4, 0.1, ["backbone"])
+    names = {id(p): n for n, p in model.named_parameters()}
+    bb = [names[id(p)] for p in groups[1]["params"]]
+    assert groups[1]["lr"] == pytest.approx(4e-5) and groups[0]["lr"] == 4e-4
+    assert "backbone.pos_embed_z" in bb and "backbone.pos_embed_x" in bb
+    assert all(n.startswith("backbone.") for n in bb)
+    assert len(bb) + len(groups[0]["params"]) == len(names)
+    with pytest.raises(ValueError, match="backbone_keys"):
+        param_groups(model, 1e-3, 0.1, ["encoder"])
+
+
+def test_shipped_configs_parse():
+    small = load_config(REPO / "training/configs/cpu_small.yaml", resolve_paths=False)
+    paper = load_config(REPO / "training/configs/sstrack_vit_tiny_256.yaml", resolve_paths=False)
+    assert paper.optim.lr == 4e-4 and paper.optim.backbone_lr_scale == 0.1 and paper.optim.weight_decay == 1e-4
+    assert paper.optim.grad_clip == 0.1 and paper.optim.batch_size == 32 and paper.epochs == 300
+    assert paper.data.samples_per_epoch == 60000 and paper.schedule.order == 2
+    assert [d.kind for d in paper.data.datasets] == ["lasot", "got10k", "coco", "trackingnet"]
+    assert {d.weight for d in paper.data.datasets} == {1.0}
+    assert paper.model["depth"] == 12 and paper.model["embed_dim"] == 192
+    assert small.model["depth"] <= 4
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("name: x\nepochs: 1\nmodel: {}\ndata: {datasets: [{kind: folder, root: /}]}\nlerning: 1\n")
+    with pytest.raises(ConfigError, match="lerning"):
+        load_config(tmp_path / "bad.yaml")
+    base = {"name": "x", "epochs": 1, "model": {}, "data": {"datasets": [{"kind": "folder", "root": "/"}]}}
+    with pytest.raises(ConfigError, match="optim"):
+        config_from_dict({**base, "optim": {"lr_rate": 1}})
+    with pytest.raises(ConfigError, match="schedule"):
+        config_from_dict({**base, "schedule": {"order": -1}})
+    with pytest.raises(ConfigError, match="kind"):
+        config_from_dict({**base, "data": {"datasets": [{"kind": "imagenet", "root": "/"}]}})
+    with pytest.raises(ConfigError, match="not found"):
+        config_from_dict({**base, "data": {"datasets": [{"kind": "folder", "root": "no/such/dir"}]}})
+    assert parse_override("schedule.tau=0.5") == {"schedule": {"tau": 0.5}}
+    assert train_main([str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_relative_paths_resolve_against_config_dir_then_repo(tmp_path):
+    (tmp_path / "data").mkdir()
+    assert resolve_path("data", tmp_path) == (tmp_path / "data").resolve()
+    assert resolve_path("training/configs", tmp_path) == (REPO / "training/configs").resolve()
