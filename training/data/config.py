@@ -43,7 +43,7 @@ class CropSizes:
     def from_model_config(cls, cfg: Any) -> "CropSizes":
         """From any object with ``template_size``, ``search_size``, ``template_factor``,
         ``search_factor`` and ``patch_size`` attributes (e.g. ``ModelConfig``) or such a dict."""
-        get = cfg.get if isinstance(cfg, dict) else (lambda k: getattr(cfg, k))
+        get = cfg.__getitem__ if isinstance(cfg, dict) else (lambda k: getattr(cfg, k))
         try:
             return cls(
                 template_size=int(get("template_size")),
