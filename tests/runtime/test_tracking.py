@@ -190,3 +190,23 @@ def test_init_restarts_after_loss(tiny_model_dir, make_tracker, real_clip):
     tracker.init(frames[4], gt[4])
     assert not tracker.lost and tracker.state == "initialized" and tracker.search_factor == tracker.card.search.factor
     assert tracker.result.bbox == tuple(gt[4]) and tracker.result.frame_index == 0
+
+
+@pytest.mark.parametrize("channels", [3, 1, 4])
+def test_update_makes_no_full_frame_copies(tiny_model_dir, make_tracker, channels):
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    shape = (1500, 2000) if channels == 1 else (1500, 2000, channels)
+    frame = rng.integers(0, 256, size=shape, dtype=np.uint8)  # 3-12 MB
+    tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=0.0)
+    tracker.init(frame, (900, 700, 80, 60))
+    tracker.update(frame)  # first call allocates the search crop buffer
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            tracker.update(frame)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < frame.nbytes / 10, f"update() allocated {peak} bytes for a {frame.nbytes}-byte frame"
