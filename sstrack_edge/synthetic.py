@@ -21,11 +21,14 @@ def _texture(rng: np.random.Generator, h: int, w: int, blur: int, lo: int, hi: i
 
 
 def make_clip(
-    n_frames: int = 150, width: int = 480, height: int = 320, obj: int = 48, seed: int = 0
+    n_frames: int = 150, width: int = 480, height: int = 320, obj: int = 48, seed: int = 0, period: int = 150
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Return ``(frames, truth)``: BGR uint8 frames and an ``n x 4`` array of x,y,w,h (NaN = absent)."""
-    if n_frames < 2:
-        raise ValueError(f"n_frames must be >= 2, got {n_frames}")
+    """Return ``(frames, truth)``: BGR uint8 frames and an ``n x 4`` array of x,y,w,h (NaN = absent).
+
+    The motion repeats every ``period`` frames (so the speed does not depend on ``n_frames``): the
+    object is hidden by the occluder around frames 41-45 and out of view around frames 106-134."""
+    if n_frames < 2 or period < 2:
+        raise ValueError(f"n_frames and period must be >= 2, got {n_frames}, {period}")
     rng = np.random.default_rng(seed)
     background = _texture(rng, height, width, 6, 40, 170)
     pattern = _texture(rng, obj, obj, 2, 0, 255)
@@ -33,7 +36,7 @@ def make_clip(
     occluder_x = (int(width * 0.42), int(width * 0.42) + obj + 16)
     frames, truth = [], np.full((n_frames, 4), np.nan)
     for t in range(n_frames):
-        u = t / (n_frames - 1)
+        u = (t % period) / (period - 1)
         # left -> right across the occluder (first 60 %), then out of the top edge and back in
         if u < 0.6:
             cx = width * (0.15 + 0.7 * u / 0.6)
