@@ -177,3 +177,10 @@ def test_q_random_estimate_on_real_training_set(sot_train, stills_dir):
 def test_image_sequence_must_have_one_frame():
     with pytest.raises(ValueError, match="exactly 1 frame"):
         Sequence("img", FileListFrames(["a.jpg", "b.jpg"]), np.ones((2, 4)), np.ones(2, bool), is_image=True)
+
+
+def test_dataset_cannot_mix_images_and_videos():
+    img = Sequence("still", FileListFrames(["a.jpg"]), np.ones((1, 4)), np.ones(1, bool), is_image=True)
+    with pytest.raises(ValueError, match="mixes still images and videos"):
+        VideoDataset("mixed", [img, video("v", 30)])
+    assert VideoDataset("imgs", [img]).is_image

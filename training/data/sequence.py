@@ -122,14 +122,20 @@ class SequenceDataset:
 
 
 class VideoDataset(SequenceDataset):
-    """Sequences held in a list (video datasets). ``is_image`` is True only if all are images."""
+    """Sequences held in a list: all videos, or all still images (``is_image``), never mixed."""
 
     def __init__(self, name: str, sequences: list[Sequence], report: LoadReport | None = None):
         if not sequences:
             raise ValueError(f"dataset {name!r} has no usable sequences")
         self.name = name
         self.sequences = list(sequences)
-        self.is_image = all(s.is_image for s in self.sequences)
+        kinds = {bool(s.is_image) for s in self.sequences}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"dataset {name!r} mixes still images and videos; keep them in separate datasets "
+                f"(images are sampled into bin 0, videos into the interval bins)"
+            )
+        self.is_image = kinds == {True}
         self._lengths = np.array([len(s) for s in self.sequences], dtype=np.int64)
         self._visible = np.array([int(s.visible.sum()) for s in self.sequences], dtype=np.int64)
         self.report = report or LoadReport(name, sequences=len(self.sequences), frames=int(self._lengths.sum()))
