@@ -104,7 +104,8 @@ def test_grayscale_and_brightness(frame):
     box = np.array([100.0, 80.0, 40.0, 30.0])
     gray = PairProcessor(CropSizes(), dataclasses.replace(NO_AUG, grayscale_prob=1.0))(
         frame, box, frame, box, np.random.default_rng(0))
-    assert np.array_equal(gray.search[..., 0], gray.search[..., 1]) and np.array_equal(gray.template[..., 0], gray.template[..., 2])
+    assert np.array_equal(gray.search[..., 0], gray.search[..., 1])
+    assert np.array_equal(gray.template[..., 0], gray.template[..., 2])
     base = PairProcessor(CropSizes(), NO_AUG)(frame, box, frame, box, np.random.default_rng(0))
     bright = PairProcessor(CropSizes(), dataclasses.replace(NO_AUG, brightness=0.2))(
         frame, box, frame, box, np.random.default_rng(3))
@@ -116,7 +117,8 @@ def test_blur_extras_smooth_the_crop(frame):
     box = np.array([100.0, 80.0, 40.0, 30.0])
     base = PairProcessor(CropSizes(), NO_AUG)(frame, box, frame, box, np.random.default_rng(0))
     for extra in (dict(blur_prob=1.0), dict(motion_blur_prob=1.0, motion_blur_length=(7, 7))):
-        out = PairProcessor(CropSizes(), dataclasses.replace(NO_AUG, **extra))(frame, box, frame, box, np.random.default_rng(0))
+        proc = PairProcessor(CropSizes(), dataclasses.replace(NO_AUG, **extra))
+        out = proc(frame, box, frame, box, np.random.default_rng(0))
         diff = lambda a: np.abs(np.diff(a.astype(np.int16), axis=1)).mean()  # noqa: E731
         assert diff(out.search) < 0.8 * diff(base.search)
 

@@ -202,7 +202,8 @@ class BinStats:
     def update(self, batch: dict) -> None:
         b = torch.as_tensor(batch["bin"]).reshape(-1).numpy()
         self.samples += np.bincount(b, minlength=self.num_bins)
-        self.redraws += np.bincount(b, weights=torch.as_tensor(batch["redraws"]).reshape(-1).numpy(), minlength=self.num_bins).astype(np.int64)
+        r = torch.as_tensor(batch["redraws"]).reshape(-1).numpy()
+        self.redraws += np.bincount(b, weights=r, minlength=self.num_bins).astype(np.int64)
         self.skipped_frames += int(torch.as_tensor(batch["skipped_frames"]).sum())
 
     def as_dict(self) -> dict:

@@ -210,8 +210,9 @@ class IntervalSampler:
                 cand = np.flatnonzero(vis & (partner_counts(vis, lo, hi) > 0))
                 if len(cand):
                     tz = int(cand[rng.integers(len(cand))])
-                    idx = np.concatenate([np.arange(tz + lo, min(tz + hi, n)), np.arange(max(tz - hi + 1, 0), max(tz - lo + 1, 0))])
-                    idx = np.unique(idx)
+                    after = np.arange(tz + lo, min(tz + hi, n))
+                    before = np.arange(max(tz - hi + 1, 0), max(tz - lo + 1, 0))
+                    idx = np.unique(np.concatenate([after, before]))  # lo == 0: t_z is in both
                     idx = idx[vis[idx]]
                     tx = int(idx[rng.integers(len(idx))])
                     self.stats.samples[bin] += 1

@@ -20,7 +20,9 @@ from training.data.errors import DatasetFormatError
 from training.data.sequence import ImageBoxDataset, LoadReport
 
 
-def load_coco_boxes(annotation_file: str | os.PathLike, image_dir: str | os.PathLike, name: str, min_side: float = 0.0) -> ImageBoxDataset:
+def load_coco_boxes(
+    annotation_file: str | os.PathLike, image_dir: str | os.PathLike, name: str, min_side: float = 0.0
+) -> ImageBoxDataset:
     """Boxes of a COCO instances json whose images live in ``image_dir``."""
     from pycocotools.coco import COCO
 
@@ -72,12 +74,16 @@ def load_coco_boxes(annotation_file: str | os.PathLike, image_dir: str | os.Path
         boxes.append((x, y, w, h))
         names.append(f"{name}/{Path(files[img_pos[a['image_id']]]).name}#{aid}")
     if not boxes:
-        raise DatasetFormatError(f"COCO annotation file has no usable boxes: {annotation_file} (skipped: {dict(report.skipped)})")
+        raise DatasetFormatError(
+            f"COCO annotation file has no usable boxes: {annotation_file} (skipped: {dict(report.skipped)})"
+        )
     report.sequences = report.frames = len(boxes)
     return ImageBoxDataset(name, files, np.array(image_index), np.array(boxes, dtype=np.float32), names, report)
 
 
-def load_coco(root: str | os.PathLike, split: str = "train2017", min_side: float = 0.0, name: str = "coco") -> ImageBoxDataset:
+def load_coco(
+    root: str | os.PathLike, split: str = "train2017", min_side: float = 0.0, name: str = "coco"
+) -> ImageBoxDataset:
     """COCO 2017: ``root/annotations/instances_<split>.json`` and ``root/images/<split>/``.
     ``min_side`` 0 keeps every non-degenerate box (OSTrack's sampler never checks its w, h > 50)."""
     root = Path(root)
