@@ -51,6 +51,9 @@ def export_model(
     openvino: bool = True,
     quantize: Sequence[str] = (),
     calibration=None,
+    compare_pairs=None,
+    compare_threads: int = 1,
+    exclude: dict[str, Sequence[str]] | None = None,
     opset: int = 17,
     inference: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
@@ -59,6 +62,10 @@ def export_model(
 
     ``quantize`` names INT8 variants to add (``int8-dynamic``, ``int8-static``, ``openvino-int8``);
     static variants need ``calibration`` (a :class:`training.export.calibration.CalibrationSet`).
+    INT8 variants are then compared with FP32 on ``compare_pairs`` (crop pairs; default: the
+    calibration pairs, recorded as such) by :func:`training.export.compare.compare_variants`, which
+    fills their ``metrics`` and ``kept``; without any pairs they stay ``kept=False`` (unmeasured).
+    ``exclude``: per-variant node exclusions for :func:`training.export.quantize.quantize_variants`.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +88,7 @@ def export_model(
     if quantize:
         from .quantize import quantize_variants
 
-        variants += quantize_variants(out_dir, FP32_ONNX, list(quantize), calibration)
+        variants += quantize_variants(out_dir, FP32_ONNX, list(quantize), calibration, exclude=exclude)
 
     card = ModelCard(
         name=name,
@@ -120,4 +127,23 @@ def export_model(
         created_by=f"sstrack_edge training.export on {platform.machine()}",
     )
     card.save(out_dir)
+    if quantize:
+        _gate_int8(card, out_dir, calibration, compare_pairs, compare_threads)
     return card
+
+
+def _gate_int8(card: ModelCard, out_dir: Path, calibration, compare_pairs, threads: int) -> None:
+    from .compare import compare_variants
+
+    if compare_pairs is not None:
+        pairs, source = list(compare_pairs), getattr(compare_pairs, "describe", lambda: None)()
+    elif calibration is not None:
+        pairs, source = list(calibration), "the calibration pairs themselves (no held-out pairs given)"
+    else:
+        for v in card.variants:
+            if v.precision == "int8":
+                v.metrics["note"] = "not compared with FP32 (no crop pairs given): kept=false"
+        card.save(out_dir)
+        return
+    compare_variants(card, pairs, threads=threads, source=str(source))
+    card.save(out_dir)

@@ -1,0 +1,146 @@
+"""Real template/search crop pairs for INT8 calibration and FP32-vs-INT8 comparison.
+
+Crops are cut exactly like the runtime does (``sstrack_edge.geometry``): the template around the
+first visible frame's box at the template factor/size, the search region around the ground-truth
+box of a later frame, with a random shift and scale (OSTrack-style jitter) so calibration also sees
+drifted, off-centre targets. Arrays are float32 NCHW BGR 0..255, the ONNX inputs as they are.
+
+Sequences: a folder of ``<name>/img/*.jpg + groundtruth.txt`` (``../shared/data/sot/train`` or the
+user's own footage). Calibrate on training data only, never on the evaluation set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from sstrack_edge.evaluation.datasets import read_sot
+from sstrack_edge.evaluation.sequence import Sequence
+from sstrack_edge.geometry import box_to_crop, crop_side, crop_square
+
+
+@dataclass
+class CropPair:
+    template: np.ndarray  # (1, 3, Tz, Tz) float32 BGR 0..255
+    search: np.ndarray  # (1, 3, Sx, Sx)
+    sequence: str
+    template_frame: int  # 0-based
+    search_frame: int
+    gt_in_search: np.ndarray  # GT box (cx, cy, w, h) normalized to the search crop
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        return {"template": self.template, "search": self.search}
+
+
+def _nchw(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+class CalibrationSet:
+    """``num_pairs`` real crop pairs, spread round-robin over the sequences under ``root``.
+
+    ``shift`` is the largest centre jitter in units of ``sqrt(w*h)`` of the GT box (uniform in
+    ``[-shift/2, shift/2]`` per axis, OSTrack's ``center_jitter_factor`` form); ``scale_jitter`` is the
+    std of the log-normal box-size jitter. Deterministic for a given ``seed``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        template_size: int,
+        template_factor: float,
+        search_size: int,
+        search_factor: float,
+        num_pairs: int = 32,
+        seed: int = 0,
+        shift: float = 1.0,
+        scale_jitter: float = 0.15,
+    ):
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"calibration root {root} is not a folder of sequences")
+        if num_pairs < 1:
+            raise ValueError(f"num_pairs must be >= 1, got {num_pairs}")
+        seqs = [s for s in read_sot(root) if int(s.present().sum()) >= 2]
+        if not seqs:
+            raise ValueError(
+                f"no usable sequence under {root}: need <name>/img/*.jpg + groundtruth.txt with at least "
+                f"two frames where the target is visible"
+            )
+        self.root = root
+        self.sizes = (template_size, template_factor, search_size, search_factor)
+        self.seed, self.shift, self.scale_jitter = seed, shift, scale_jitter
+        rng = np.random.default_rng(seed)
+        per_seq = [num_pairs // len(seqs) + (i < num_pairs % len(seqs)) for i in range(len(seqs))]
+        self.pairs: list[CropPair] = []
+        for seq, n in zip(seqs, per_seq):
+            if n:
+                self.pairs += self._cut(seq, n, rng)
+
+    @classmethod
+    def from_config(cls, root: str | Path, cfg: Any, **kw) -> "CalibrationSet":
+        """Sizes and factors from a ``ModelConfig`` (or anything with the same attributes)."""
+        return cls(root, template_size=cfg.template_size, template_factor=cfg.template_factor,
+                   search_size=cfg.search_size, search_factor=cfg.search_factor, **kw)
+
+    @classmethod
+    def from_card(cls, root: str | Path, card: Any, **kw) -> "CalibrationSet":
+        return cls(root, template_size=card.template.size, template_factor=card.template.factor,
+                   search_size=card.search.size, search_factor=card.search.factor, **kw)
+
+    def _cut(self, seq: Sequence, n: int, rng: np.random.Generator) -> list[CropPair]:
+        tz, fz, sx, fx = self.sizes
+        present = np.flatnonzero(seq.present())
+        t_idx = int(present[0])
+        later = present[1:]
+        frames = np.sort(rng.choice(later, size=n, replace=len(later) < n))
+        tbox = seq.ground_truth[t_idx]
+        timg = seq.read_frame(t_idx)
+        template = _nchw(crop_square(timg, tbox[0] + tbox[2] / 2, tbox[1] + tbox[3] / 2, crop_side(tbox, fz), tz))
+        out = []
+        cache: dict[int, np.ndarray] = {t_idx: timg}
+        for f in frames:
+            f = int(f)
+            img = cache.get(f)
+            if img is None:
+                img = cache[f] = seq.read_frame(f)
+            gt = seq.ground_truth[f]
+            w, h = gt[2] * math.exp(rng.normal() * self.scale_jitter), gt[3] * math.exp(rng.normal() * self.scale_jitter)
+            reach = math.sqrt(w * h) * self.shift
+            cx = gt[0] + gt[2] / 2 + reach * (rng.random() - 0.5)
+            cy = gt[1] + gt[3] / 2 + reach * (rng.random() - 0.5)
+            side = crop_side((0, 0, w, h), fx)
+            search = _nchw(crop_square(img, cx, cy, side, sx))
+            x, y, bw, bh = box_to_crop(gt, cx, cy, side)
+            out.append(CropPair(template, search, seq.name, t_idx, f,
+                                np.array([x + bw / 2, y + bh / 2, bw, bh])))
+        return out
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __iter__(self) -> Iterator[CropPair]:
+        return iter(self.pairs)
+
+    def __getitem__(self, i: int) -> CropPair:
+        return self.pairs[i]
+
+    def inputs(self) -> Iterator[dict[str, np.ndarray]]:
+        """``{"template": ..., "search": ...}`` per pair (the ONNX feed)."""
+        return (p.inputs() for p in self.pairs)
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the model card's ``quantization.calibration``."""
+        return {
+            "source": str(self.root),
+            "pairs": len(self.pairs),
+            "sequences": sorted({p.sequence for p in self.pairs}),
+            "seed": self.seed,
+            "jitter": {"shift": self.shift, "scale": self.scale_jitter},
+        }
