@@ -282,3 +282,11 @@ def test_loss_weights_keep_fractional_gamma_for_torch_bins():
     w = sched.loss_weights(torch.tensor([0, 1, 0]))
     assert w.dtype == torch.float32 and w.tolist() == [1.25, 1.0, 1.25]
     np.testing.assert_allclose(sched.loss_weights(np.array([0, 1])), [1.25, 1.0])
+
+
+def test_clip_events_count_this_epochs_clipped_samples():
+    sched = SSTrackSchedule(2, [0.5, 0.5], ScheduleConfig(q_min=0.0, gamma_max=2.0), total_epochs=4)
+    sched.q = np.array([0.1, 0.9])
+    sched.gamma, sched.gamma_clipped = np.array([2.0, 1.0]), np.array([True, False])
+    sched.record(np.array([0, 0, 1, 0]), np.array([0.5, 0.6, 0.7, 0.1]))
+    assert sched.end_epoch(1).gamma_weighted_clip_events == 3

@@ -22,7 +22,7 @@ def short_run(tmp_path_factory, sot_train, stills_dir):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("short_run")
     cfg = tiny_config(sot_train, stills_dir, epochs=3, log={"tensorboard": True, "progress": False},
-                      data={"samples_per_epoch": 64})
+                      data={"samples_per_epoch": 128}, optim={"batch_size": 16})
     recs = Trainer(cfg, out).fit()
     return out, recs
 
@@ -37,7 +37,7 @@ def test_epoch_log_fields(short_run):
                 "redraws", "bin_counts", "scheduler_overhead", "gamma_clip_events"):
         assert key in r, key
     assert len(r["q"]) == len(r["p"]) == len(r["gamma"]) == 8
-    assert sum(r["bin_counts"]) == r["samples"] == 64
+    assert sum(r["bin_counts"]) == r["samples"] == 128
     assert abs(sum(r["q"]) - 1) < 1e-9
     assert lines[0]["q"] == lines[0]["q_random"] and lines[0]["gamma"] == [1.0] * 8  # epoch 1: random
     assert lines[1]["q"] == lines[0]["q_next"]  # the scheduler's output is what epoch 2 sampled with
@@ -46,7 +46,7 @@ def test_epoch_log_fields(short_run):
 
 @pytest.mark.realdata
 def test_scheduler_overhead_below_one_percent(short_run):
-    """Wall clock on the short run (64 samples/epoch of a tiny net: a pessimistic ratio, since the
+    """Wall clock on the short run (128 samples/epoch of a tiny net: a pessimistic ratio, since the
     scheduler's cost is ~1 ms per epoch + ~50 us per batch while real epochs are far longer). The
     median over epochs, because a shared CPU can preempt any single millisecond-long step."""
     _, recs = short_run

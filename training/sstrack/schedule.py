@@ -143,7 +143,6 @@ class SSTrackSchedule:
     def _reset_epoch(self) -> None:
         self._bins: list[np.ndarray] = []
         self._ious: list[np.ndarray] = []
-        self._clip_events = 0
         self._seconds = 0.0
 
     @staticmethod
@@ -164,7 +163,6 @@ class SSTrackSchedule:
         t0 = time.perf_counter()
         b = self._check_bins(self._to_numpy(bins))
         w = self.gamma[b]
-        self._clip_events += int(self.gamma_clipped[b].sum())
         if hasattr(bins, "new_tensor"):  # a torch tensor: torch is importable
             import torch
 
@@ -209,8 +207,10 @@ class SSTrackSchedule:
         tau = mean_iou if self.cfg.tau == "mean_iou" else float(self.cfg.tau)
         counts = np.bincount(bins, minlength=r).astype(np.float64)
         succ = np.bincount(bins, weights=(ious > tau).astype(np.float64), minlength=r)
-        red = self._reduce(np.concatenate([counts, succ]))
-        counts, succ = red[:r], red[r:]
+        # samples of this epoch whose Gamma was clipped (Gamma is fixed during an epoch)
+        clipped = float(self.gamma_clipped[bins].sum()) if bins.size else 0.0
+        red = self._reduce(np.concatenate([counts, succ, [clipped]]))
+        counts, succ, clip_events = red[:r], red[r:2 * r], int(round(red[2 * r]))
         have = counts > 0
         p = self.p.copy()
         p[have] = succ[have] / counts[have]
@@ -230,7 +230,6 @@ class SSTrackSchedule:
             self.gamma, self.gamma_clipped = gradient_scale(self.q_random, self.q, self.cfg.gamma_max)
         else:
             self.gamma, self.gamma_clipped = np.ones(r), np.zeros(r, dtype=bool)
-        clip_events = int(self._reduce(np.array([float(self._clip_events)]))[0])
         seconds = self._seconds + (time.perf_counter() - t0)
         stats = EpochStats(
             epoch=int(epoch),
