@@ -326,15 +326,23 @@ def build_model(cfg: ModelConfig | dict) -> OSTrack:
 
 
 def count_macs(cfg: ModelConfig) -> int:
-    """Multiply-accumulates of one forward pass (matmuls and convs): 2.85 G for ViT-Tiny/256 with the
-    256-channel head (2.2 G backbone + 0.64 G head); CE is not accounted for."""
+    """Multiply-accumulates of one forward pass: matmuls and convs (norms, softmax, GELU and other
+    elementwise ops are not counted), as counted from the exported ONNX graph's MatMul/Gemm/Conv
+    shapes (``sstrack_edge.bench.count_onnx_macs``; checked in tests/training/test_model.py).
+
+    With candidate elimination, a CE block's attention runs on all its input tokens and its MLP on
+    the kept ones (``ceil(keep_ratio * n_search)``), and later blocks on the kept ones.
+    """
     d, hid = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
     n_z, n_x = cfg.template_feature_size**2, cfg.feature_size**2
-    n = n_z + n_x
     p2 = cfg.patch_size**2
     macs = (n_z + n_x) * 3 * p2 * d  # patch embedding
-    per_block = n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * hid
-    macs += cfg.depth * per_block
+    for i in range(cfg.depth):
+        n = n_z + n_x
+        macs += n * d * 3 * d + 2 * n * n * d + n * d * d  # qkv, q k^T and attn v, proj
+        if i in cfg.ce_loc and cfg.ce_keep_ratio < 1.0:
+            n_x = min(n_x, math.ceil(cfg.ce_keep_ratio * n_x))
+        macs += 2 * (n_z + n_x) * d * hid  # mlp
     f2 = cfg.feature_size**2
     c = [d, cfg.head_channels, cfg.head_channels // 2, cfg.head_channels // 4, cfg.head_channels // 8]
     head = sum(f2 * 9 * c[i] * c[i + 1] for i in range(4))

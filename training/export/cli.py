@@ -1,0 +1,146 @@
+"""``sstrack-export``: checkpoint (or a random network) -> model directory with card and INT8 variants.
+
+    sstrack-export (--checkpoint CKPT | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
+                   [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train]
+                   [--calib-pairs N] [--compare-pairs N] --name NAME
+
+``--checkpoint`` takes this project's training checkpoint (``model_config`` + ``model``, written by
+``sstrack-train``) or an official OSTrack/SSTrack file (``net``/``model`` with ``backbone.*`` and
+``box_head.*``; give ``--arch num_heads=N``, heads are not in the weights). ``--config`` is a YAML
+with ModelConfig fields, either top-level or under ``model:`` (a training config works).
+``--random`` exports an untrained network (``trained: false``): for speed and plumbing only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from sstrack_edge.model_card import sha256_file
+
+DEFAULT_CALIB_ROOT = "../shared/data/sot/train"
+
+
+def parse_arch(items: list[str]) -> dict[str, Any]:
+    """``key=value`` items, values parsed as YAML (``depth=4``, ``ce_loc=[3,6,9]``, ``qkv_bias=false``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--arch {item!r} must look like key=value")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    d = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(d, dict):
+        raise ValueError(f"config {path} must be a YAML mapping")
+    d = d.get("model", d)
+    if not isinstance(d, dict):
+        raise ValueError(f"config {path}: 'model' must be a mapping of ModelConfig fields")
+    return dict(d)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sstrack-export", description=__doc__.split("\n\n")[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="training checkpoint or official OSTrack/SSTrack .pth")
+    src.add_argument("--random", action="store_true", help="export a randomly initialised, UNTRAINED network")
+    p.add_argument("--config", type=Path, help="YAML with ModelConfig fields (top level or under 'model:')")
+    p.add_argument("--arch", nargs="*", default=[], metavar="KEY=VALUE", help="ModelConfig overrides")
+    p.add_argument("--out", type=Path, required=True, help="output model directory")
+    p.add_argument("--name", required=True, help="model name written into the card")
+    p.add_argument("--quantize", default="", help="comma list of int8-dynamic,int8-static,openvino-int8")
+    p.add_argument("--calib-root", type=Path, default=None,
+                   help=f"folder of <seq>/img + groundtruth.txt for calibration (default {DEFAULT_CALIB_ROOT})")
+    p.add_argument("--calib-pairs", type=int, default=64, help="calibration crop pairs (default 64)")
+    p.add_argument("--compare-pairs", type=int, default=32,
+                   help="held-out crop pairs (other seed) for the FP32 comparison (default 32; 0 = skip, kept=false)")
+    p.add_argument("--threads", type=int, default=1, help="threads for the latency comparison (default 1)")
+    p.add_argument("--no-openvino", action="store_true", help="skip the OpenVINO FP32 IR")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random weights and crop jitter")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"sstrack-export: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    import torch
+
+    from ..models.checkpoints import load_tracker
+    from ..models.ostrack import ModelConfig, build_model
+    from .package import export_model
+
+    names = [n.strip() for n in args.quantize.split(",") if n.strip()]
+    base = read_config(args.config) if args.config else {}
+    over = parse_arch(args.arch)
+    if args.random:
+        torch.manual_seed(args.seed)
+        model = build_model(ModelConfig.from_dict({**base, **over})).eval()
+        trained = False
+        source = {"path": None, "sha256": None, "trained": False,
+                  "notes": f"randomly initialised (seed {args.seed}): UNTRAINED, for speed/plumbing only"}
+        bar = "!" * 78
+        print(f"{bar}\n!! sstrack-export --random: this network is UNTRAINED (random weights). Its boxes are\n"
+              f"!! meaningless; the card says trained: false. Use it for speed or plumbing tests only.\n{bar}",
+              file=sys.stderr)
+    else:
+        model, info = load_tracker(args.checkpoint, base or None, over)
+        trained = True
+        source = {"path": str(args.checkpoint), "sha256": sha256_file(args.checkpoint), "trained": True,
+                  "notes": f"config {info['config_source']}; epoch {info.get('epoch')}; load {info['report']}"}
+    cfg = model.cfg
+    calib = compare = None
+    if names:
+        from .calibration import CalibrationSet
+
+        root = args.calib_root
+        if root is None:
+            root = Path(DEFAULT_CALIB_ROOT)
+        needs_calib = any(n != "int8-dynamic" for n in names)
+        if needs_calib or args.compare_pairs > 0:
+            if not root.is_dir():
+                raise FileNotFoundError(f"--calib-root {root} not found (needed for {names}); pass --calib-root")
+        if needs_calib:
+            calib = CalibrationSet.from_config(root, cfg, num_pairs=args.calib_pairs, seed=args.seed)
+        if args.compare_pairs > 0:
+            compare = CalibrationSet.from_config(root, cfg, num_pairs=args.compare_pairs, seed=args.seed + 1)
+    card = export_model(
+        model, args.out, name=args.name, trained=trained, source_checkpoint=source,
+        openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,
+        compare_threads=args.threads,
+    )
+    print(f"wrote {args.out} ({card.name}, trained={card.trained}, {cfg.depth} blocks x {cfg.embed_dim}, "
+          f"{card.architecture['macs'] / 1e9:.3f} GMACs)")
+    for v in card.variants:
+        m = v.metrics
+        extra = ""
+        if v.precision == "int8" and "speedup" in m:
+            extra = (f" score_corr={m['score_corr']} argmax_agree={m['argmax_agree']} box_iou={m['box_iou']} "
+                     f"{m['latency_ms']} ms vs fp32 {m['fp32_latency_ms']} ms (x{m['speedup']})")
+        print(f"  {v.name:14s} {v.backend:12s} {v.precision:5s} kept={v.kept}{extra}")
+    if not trained:
+        print("!! UNTRAINED model exported (trained: false)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
