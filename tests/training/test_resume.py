@@ -54,6 +54,13 @@ def test_checkpoint_contents_and_atomic_files(tmp_path, sot_train, stills_dir):
     assert ck["schedule"]["history"][-1]["epoch"] == 2
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
     assert not list((tmp_path / "run").rglob("*.tmp"))
+    # the export side (sstrack-export --checkpoint) rebuilds the same network from it
+    from training.models.checkpoints import load_tracker
+
+    model, info = load_tracker(tmp_path / "run" / "last.pt")
+    assert info["config_source"] == "checkpoint"
+    for k, v in t.model.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
 
 
 def test_resume_errors(tmp_path, sot_train, stills_dir):
