@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
+
 from .datasets import FORMATS, load_dataset
 from .evaluate import MODES, evaluate, track_sequences
 from .metrics import ABSENT_POLICIES
@@ -17,6 +19,12 @@ from .plots import save_plots
 from .report import results_table, write_summary
 from .submission import SUBMISSION_FORMATS, write_submission
 from .trackers import tracker_label
+
+DESCRIPTION = (
+    "One-pass evaluation of several trackers on a benchmark, offline and streaming (real time at the source "
+    "frame rate). Prints AUC / P@20 / FPS per tracker, writes per-sequence result files, summary.json and "
+    "success/precision plots under --out; re-running resumes. See docs/evaluation.md."
+)
 
 
 def _csv(text: str) -> list[str]:
@@ -60,11 +68,20 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``eval`` subcommand on an ``argparse`` subparsers object."""
     p = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (OPE, offline and streaming)",
-                              description=__doc__.splitlines()[0])
+                              description=DESCRIPTION)
     return configure_parser(p)
 
 
+def _quiet_opencv_logs() -> None:
+    """cv2.TrackerNano logs a DNN-target warning per instance; keep the table readable."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    if args.quiet:
+        _quiet_opencv_logs()
     for m in args.modes:
         if m not in MODES:
             raise ValueError(f"unknown mode {m!r}; known: {', '.join(MODES)}")
@@ -93,7 +110,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure_parser(argparse.ArgumentParser(prog="python -m sstrack_edge.evaluation", description=__doc__))
+    parser = configure_parser(argparse.ArgumentParser(prog="python -m sstrack_edge.evaluation", description=DESCRIPTION))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -3,13 +3,12 @@
 Absolute timings on shared CI machines swing by 2x between runs (RUNTIME-AND-ECOSYSTEM.md 4.3-4.5);
 the ratio of two workloads measured *interleaved in the same process* moves much less, because
 both see the same machine state. So the gate measures, in alternating order (ABBA), a fixed
-single-threaded NumPy GEMM workload shaped like ViT-Tiny blocks and the tracker's ``update``,
+single-threaded ONNX Runtime GEMM workload shaped like a ViT-Tiny block and the tracker's ``update``,
 takes the median of each over several rounds, and compares ``median(update) / median(reference)``
 with a committed expected ratio (``benchmarks/gate/baseline.json``): the gate fails when the
 ratio exceeds ``expected * (1 + tolerance)``.
 
-The tracker must run on a fixed thread count (1) for the ratio to be meaningful; the reference is
-held to one BLAS thread with ``threadpoolctl``.
+The tracker must run on a fixed thread count (1, OpenCV included) for the ratio to be meaningful.
 """
 
 from __future__ import annotations
@@ -39,29 +38,69 @@ class ReferenceShape:
     blocks: int = 1
 
 
+def reference_graph(shape: ReferenceShape) -> bytes:
+    """ONNX bytes of the reference: ``blocks`` x (MatMul qkv, MatMul proj, MatMul fc1, Relu, MatMul fc2).
+
+    Weights are ``ConstantOfShape`` nodes (folded into constants when the session is created), so
+    the graph is a few hundred bytes and needs no weight file. Built with the ``onnx`` package
+    (dev / train dependency; the runtime never needs it).
+    """
+    try:
+        from onnx import TensorProto, helper
+    except ImportError as e:
+        raise RuntimeError("the FPS gate builds its reference graph with the onnx package (pip install onnx)") from e
+    d, m = shape.dim, shape.mlp
+    nodes, inits, x = [], [], "x"
+
+    def weight(name, rows, cols):
+        inits.append(helper.make_tensor(name + "_shape", TensorProto.INT64, [2], [rows, cols]))
+        value = helper.make_tensor("value", TensorProto.FLOAT, [1], [0.01])
+        nodes.append(helper.make_node("ConstantOfShape", [name + "_shape"], [name], value=value))
+
+    for b in range(shape.blocks):
+        for name, rows, cols in ((f"qkv{b}", d, 3 * d), (f"proj{b}", 3 * d, d), (f"fc1_{b}", d, m), (f"fc2_{b}", m, d)):
+            weight(name, rows, cols)
+        nodes += [
+            helper.make_node("MatMul", [x, f"qkv{b}"], [f"t{b}_qkv"]),
+            helper.make_node("MatMul", [f"t{b}_qkv", f"proj{b}"], [f"t{b}_a"]),
+            helper.make_node("MatMul", [f"t{b}_a", f"fc1_{b}"], [f"t{b}_h"]),
+            helper.make_node("Relu", [f"t{b}_h"], [f"t{b}_r"]),
+            helper.make_node("MatMul", [f"t{b}_r", f"fc2_{b}"], [f"t{b}_y"]),
+        ]
+        x = f"t{b}_y"
+    graph = helper.make_graph(
+        nodes, "fps_gate_reference",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.tokens, d])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [shape.tokens, d])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 class ReferenceWorkload:
-    """A fixed float32 GEMM workload on one BLAS thread (callable; returns nothing)."""
+    """A fixed GEMM workload shaped like a ViT-Tiny block, run by ONNX Runtime on one thread.
+
+    The same engine (MLAS) and thread count as the tracker's network, so machine effects that slow
+    one down slow the other down too. (A NumPy/OpenBLAS GEMM was tried first: its CPU time changed
+    by ~45% depending on which tests had run before in the same process; see docs/evaluation.md.)
+    """
 
     def __init__(self, shape: ReferenceShape = ReferenceShape(), seed: int = 0):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError as e:  # dev dependency
-            raise RuntimeError("the FPS gate needs threadpoolctl (pip install threadpoolctl)") from e
-        self._limits = threadpool_limits
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.shape = shape
-        rng = np.random.default_rng(seed)
-        d, m = shape.dim, shape.mlp
-        self._x = rng.standard_normal((shape.tokens, d), dtype=np.float32)
-        self._w = [rng.standard_normal(s, dtype=np.float32) * 0.05 for s in ((d, 3 * d), (d, d), (d, m), (m, d))]
+        self._session = ort.InferenceSession(reference_graph(shape), opts, providers=["CPUExecutionProvider"])
+        self._feed = {"x": np.random.default_rng(seed).standard_normal((shape.tokens, shape.dim), dtype=np.float32)}
 
     def __call__(self) -> None:
-        with self._limits(limits=1, user_api="blas"):
-            x = self._x
-            for _ in range(self.shape.blocks):
-                qkv = x @ self._w[0]
-                a = qkv[:, : self.shape.dim] @ self._w[1]
-                h = np.maximum(a @ self._w[2], 0.0)
-                x = h @ self._w[3]
+        self._session.run(None, self._feed)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import statistics
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -44,12 +45,22 @@ def baseline() -> GateBaseline:
 
 @pytest.fixture(scope="module")
 def reference(baseline):
-    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("onnx")
     return ReferenceWorkload(ReferenceShape(**baseline.reference))
 
 
 @pytest.fixture(scope="module")
-def update(tiny_model_dir, baseline):
+def one_opencv_thread(baseline):
+    """OpenCV's own pool (warpAffine in the crop) must also run on the calling thread: the gate
+    times the caller's CPU time, and other tests may leave cv2 at any thread count."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(baseline.threads)
+    yield
+    cv2.setNumThreads(previous)
+
+
+@pytest.fixture(scope="module")
+def update(tiny_model_dir, baseline, one_opencv_thread):
     """``tracker.update`` on a fixed pre-decoded frame (no video decode in the timing)."""
     from sstrack_edge.tracker import Tracker
 
