@@ -49,6 +49,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
         # Shapes are static by contract (batch 1, fixed sizes), so the tracer turning shape
         # arithmetic (CE's token counts, reshapes) into constants is intended.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is chosen on purpose (docstring)
         torch.onnx.export(
             wrapper,
             (z, x),
