@@ -1,8 +1,8 @@
 """Compare two ``track_frames.py`` runs (x86-64 reference vs emulated aarch64) against tolerances.
 
 Each runtime is compared with itself across architectures (ORT fp32 vs ORT fp32, ORT int8 vs ORT
-int8, OpenVINO vs OpenVINO), never runtimes with each other. The tolerances, and why, are in
-docs/arm.md ("What the check compares"); they are stated here once and used by tests/arm.
+int8, OpenVINO vs OpenVINO), never runtimes with each other. The tolerances are stated here once
+(used by tests/arm) and explained in docs/arm.md ("What is compared, and the tolerances").
 """
 
 from __future__ import annotations
@@ -22,23 +22,28 @@ class Tolerance:
     score: float  # max |diff| of the tracker's score
 
 
-# Float kernels: README of shared/tools/arm64-emu measured ~2e-6 on a full ViT-Tiny (ORT and
-# OpenVINO); 1e-4 leaves 50x margin. Boxes/scores additionally see crops that may differ by one
-# uint8 step (OpenCV NEON vs AVX2 interpolation rounding).
-FLOAT = Tolerance(net=1e-4, box_px=0.5, score=1e-3)
-# ORT int8: integer GEMMs are exact on both ISAs, but the float parts between them (dequantize,
-# LayerNorm, softmax, GELU) differ in the last bits, and a dynamic activation scale or a value on a
-# rounding boundary can then move by one quantization step downstream.
-ORT_INT8 = Tolerance(net=2e-2, box_px=2.0, score=2e-2)
-# OpenVINO int8 on ARM runs the quantized graph in float ("simulation mode"); on x86 it runs int8
-# kernels: the same one-quantization-step argument as ORT int8.
-OV_INT8 = Tolerance(net=2e-2, box_px=2.0, score=2e-2)
+# Floor for every variant. Float kernels differ between AVX-512 and NEON in summation order and in
+# exp/erf/tanh approximations: the shared arm64-emu README measured ~2e-6 on a full ViT-Tiny (ORT
+# and OpenVINO), so 1e-4 leaves 50x. Boxes and scores also see the crops (OpenCV NEON vs AVX2
+# rounding can differ by one uint8 step) and compound over frames: 0.5 px and 1e-3.
+FLOOR = Tolerance(net=1e-4, box_px=0.5, score=1e-3)
+# Above the floor, a variant may differ across architectures by NOISE_FACTOR times what the x86
+# run itself moves under float-rounding-sized input noise (track_frames.py --noise-runs: max over
+# several seeded runs). Last-bit differences are exactly what the two architectures produce, and
+# INT8 graphs with static activation scales amplify them (a value on a rounding boundary lands one
+# quantization step away), so a fixed INT8 tolerance would be either flaky or meaningless; this
+# scales with the model. The factor covers a realization larger than the sampled maximum.
+NOISE_FACTOR = 4.0
+NOISE_KEYS = {"net": "net_noise", "box_px": "box_noise", "score": "score_noise"}
 
 
-def tolerance_for(backend: str, precision: str) -> Tolerance:
-    if precision == "fp32":
-        return FLOAT
-    return ORT_INT8 if backend == "onnxruntime" else OV_INT8
+def tolerance_for(ref, name: str) -> Tolerance:
+    """Tolerance for variant ``name`` given the reference run ``ref`` (with or without noise runs)."""
+    vals = {}
+    for field_, key in NOISE_KEYS.items():
+        noise = float(ref[f"{name}__{key}"]) if f"{name}__{key}" in ref else 0.0
+        vals[field_] = max(getattr(FLOOR, field_), NOISE_FACTOR * noise)
+    return Tolerance(**vals)
 
 
 def meta_of(run) -> dict:
@@ -50,6 +55,13 @@ def _maxabs(a, b) -> float:
     if a.shape != b.shape:
         return float("inf")
     return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def _ok_equal(ref, other, name: str, score_tol: float, threshold: float) -> bool:
+    """ok (not lost) flags agree on every frame whose reference score is not within the score
+    tolerance of the lost threshold (there either answer is within tolerance)."""
+    decided = np.abs(ref[f"{name}__scores"] - threshold) > score_tol
+    return bool(np.array_equal(ref[f"{name}__ok"][decided], other[f"{name}__ok"][decided]))
 
 
 def diffs(ref, other) -> dict:
@@ -65,15 +77,16 @@ def diffs(ref, other) -> dict:
         if name not in m_oth["variants"]:
             out["variants"][name] = {"missing": True}
             continue
-        tol = tolerance_for(v["backend"], v["precision"])
+        tol = tolerance_for(ref, name)
         d = {
             "backend": v["backend"],
             "precision": v["precision"],
             "net": max(_maxabs(ref[f"{name}__{k}"], other[f"{name}__{k}"]) for k in MAPS),
             "box_px": _maxabs(ref[f"{name}__boxes"], other[f"{name}__boxes"]),
             "score": _maxabs(ref[f"{name}__scores"], other[f"{name}__scores"]),
-            "ok_equal": bool(np.array_equal(ref[f"{name}__ok"], other[f"{name}__ok"])),
+            "ok_equal": _ok_equal(ref, other, name, tol.score, m_ref["lost_threshold"]),
             "tolerance": tol,
+            "noise": {k: float(ref[f"{name}__{n}"]) for k, n in NOISE_KEYS.items() if f"{name}__{n}" in ref},
         }
         out["variants"][name] = d
     return out
@@ -101,15 +114,16 @@ def violations(d: dict) -> list[str]:
 
 
 def table_rows(cpu: str, d: dict) -> list[str]:
-    """Markdown table rows: cpu | variant | backend/precision | net | box | score | tolerance."""
+    """Markdown table rows: cpu | variant | backend/precision | net | box | score | x86 noise | tolerance."""
     rows = []
     for name, v in d["variants"].items():
         if v.get("missing"):
-            rows.append(f"| {cpu} | {name} | missing | | | | |")
+            rows.append(f"| {cpu} | {name} | missing | | | | | |")
             continue
-        t = v["tolerance"]
+        t, n = v["tolerance"], v["noise"]
+        noise = " / ".join(f"{n[k]:.3g}" for k in NOISE_KEYS) if n else "-"
         rows.append(
             f"| {cpu} | {name} | {v['backend']}/{v['precision']} | {v['net']:.3g} | {v['box_px']:.3g} | "
-            f"{v['score']:.3g} | {t.net:g} / {t.box_px:g} px / {t.score:g} |"
+            f"{v['score']:.3g} | {noise} | {t.net:.3g} / {t.box_px:.3g} px / {t.score:.3g} |"
         )
     return rows

@@ -12,6 +12,11 @@ For every requested variant of the model it records, into one ``.npz``:
 * ``crop_template`` / ``crop_search``: this machine's ``geometry.crop_square`` of frames 0 and 1
   around ``--box`` (OpenCV's warpAffine, compared separately);
 * ``frame_sha256``: hashes of the decoded frames (JPEG decoding by this machine's OpenCV);
+* with ``--noise-runs K`` (the x86 reference): ``<variant>__net_noise`` / ``__box_noise`` /
+  ``__score_noise``, how far the same machine's results move when every network input is scaled
+  by ``1 + U(-1e-6, 1e-6)`` (float-rounding-sized noise), max over K seeded runs. This is the
+  model's own sensitivity to last-bit differences: INT8 models with static activation scales can
+  jump by a quantization step (docs/arm.md);
 * ``meta``: JSON with machine, versions, variant backend/precision and timings.
 
 Usage::
@@ -23,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import platform
@@ -54,11 +60,47 @@ def _crops(card, frame0: np.ndarray, frame1: np.ndarray, box) -> tuple[np.ndarra
     return t, s
 
 
+NOISE_REL = 1e-6  # relative input noise of the sensitivity runs (a few float32 ulps)
+
+
 def _nchw(crop: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32))
 
 
-def run(model: str, frames: list[str], box, variants: list[str], inputs: str | None, threads: int) -> tuple[dict, dict]:
+def _noisy(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return (x * (1.0 + rng.uniform(-NOISE_REL, NOISE_REL, x.shape))).astype(np.float32)
+
+
+def _noisy_model(loaded, seed: int):
+    """The same compiled model, but every network call sees float-rounding-sized input noise."""
+    rng = np.random.default_rng(seed)
+
+    def factory(_model):
+        base = loaded.create_runner()
+        return lambda t, s: base(_noisy(t, rng), _noisy(s, rng))
+
+    return dataclasses.replace(loaded, runner_factory=factory)
+
+
+def _track(model, images, box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tracker = sstrack_edge.Tracker(model)
+    tracker.init(images[0], box)
+    boxes, scores, oks = [], [], []
+    for img in images[1:]:
+        ok, b = tracker.update(img)
+        boxes.append(b)
+        scores.append(tracker.score)
+        oks.append(ok)
+    return np.array(boxes, np.float64), np.array(scores, np.float64), np.array(oks, bool)
+
+
+def _maps(model, net_in) -> list[np.ndarray]:
+    # copy: OpenVINO's runner returns views of buffers the next call overwrites
+    return [np.array(m, dtype=np.float32) for m in model.create_runner()(*net_in)]
+
+
+def run(model: str, frames: list[str], box, variants: list[str], inputs: str | None, threads: int,
+        noise_runs: int = 0) -> tuple[dict, dict]:
     arrays: dict[str, np.ndarray] = {}
     meta: dict = {"machine": platform.machine(), "versions": _versions(), "variants": {}}
     images = []
@@ -69,6 +111,7 @@ def run(model: str, frames: list[str], box, variants: list[str], inputs: str | N
         images.append(img)
     arrays["frame_sha256"] = np.array([hashlib.sha256(i.tobytes()).hexdigest() for i in images])
     card = sstrack_edge.ModelCard.load(model)
+    meta["lost_threshold"] = float(card.inference["lost_threshold"])  # the Tracker's default
     arrays["crop_template"], arrays["crop_search"] = _crops(card, images[0], images[1], box)
     ref = np.load(inputs) if inputs else arrays
     net_in = (_nchw(ref["crop_template"]), _nchw(ref["crop_search"]))
@@ -78,26 +121,26 @@ def run(model: str, frames: list[str], box, variants: list[str], inputs: str | N
             warnings.simplefilter("ignore", sstrack_edge.UntrainedModelWarning)
             loaded = sstrack_edge.load_model(model, variant=name, threads=threads)
         t1 = time.perf_counter()
-        maps = loaded.create_runner()(*net_in)
+        maps = _maps(loaded, net_in)
         for key, m in zip(("score_map", "size_map", "offset_map"), maps):
-            arrays[f"{name}__{key}"] = np.array(m, dtype=np.float32)  # copy: OpenVINO reuses its buffers
-        tracker = sstrack_edge.Tracker(loaded)
-        tracker.init(images[0], box)
-        boxes, scores, oks = [], [], []
-        for img in images[1:]:
-            ok, b = tracker.update(img)
-            boxes.append(b)
-            scores.append(tracker.score)
-            oks.append(ok)
+            arrays[f"{name}__{key}"] = m
+        boxes, scores, oks = _track(loaded, images, box)
         t2 = time.perf_counter()
-        arrays[f"{name}__boxes"] = np.array(boxes, dtype=np.float64)
-        arrays[f"{name}__scores"] = np.array(scores, dtype=np.float64)
-        arrays[f"{name}__ok"] = np.array(oks, dtype=bool)
+        arrays[f"{name}__boxes"], arrays[f"{name}__scores"], arrays[f"{name}__ok"] = boxes, scores, oks
+        if noise_runs:
+            net_n = box_n = score_n = 0.0
+            for seed in range(noise_runs):
+                noisy = _noisy_model(loaded, seed)
+                net_n = max(net_n, max(float(np.abs(a - b).max()) for a, b in zip(maps, _maps(noisy, net_in))))
+                nb, ns, _ = _track(_noisy_model(loaded, seed + noise_runs), images, box)
+                box_n, score_n = max(box_n, float(np.abs(nb - boxes).max())), max(score_n, float(np.abs(ns - scores).max()))
+            arrays[f"{name}__net_noise"], arrays[f"{name}__box_noise"] = np.float64(net_n), np.float64(box_n)
+            arrays[f"{name}__score_noise"] = np.float64(score_n)
         meta["variants"][name] = {
             "backend": loaded.backend,
             "precision": loaded.precision,
             "load_s": round(t1 - t0, 3),
-            "track_s": round(t2 - t1, 3),
+            "track_s": round(t2 - t1, 3),  # one network call + init + tracked frames
         }
     return arrays, meta
 
@@ -109,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", required=True, help="comma-separated variant names from the model card")
     ap.add_argument("--inputs", help="npz of another run: its crops feed the network-only comparison")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--noise-runs", type=int, default=0, help="sensitivity runs with float-rounding input noise")
     ap.add_argument("--out", required=True)
     ap.add_argument("frames", nargs="+", help="at least 2 frames: init frame, then frames to track")
     a = ap.parse_args(argv)
@@ -116,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("need at least 2 frames")
     box = tuple(float(v) for v in a.box.split(","))
     t0 = time.perf_counter()
-    arrays, meta = run(a.model, a.frames, box, a.variants.split(","), a.inputs, a.threads)
+    arrays, meta = run(a.model, a.frames, box, a.variants.split(","), a.inputs, a.threads, a.noise_runs)
     meta["total_s"] = round(time.perf_counter() - t0, 3)
     meta["package_file"] = sstrack_edge.__file__
     meta["forbidden_modules"] = sorted(m for m in ("torch", "training") if m in sys.modules)
