@@ -20,6 +20,8 @@ Exclusion groups (``exclude`` items; anything else is a regex on node names):
 ``head``         every Conv of the box head
 ``head_out``     only the last 1x1 Conv of each head branch (produces the maps)
 ``attention``    the activation x activation MatMuls (q k^T, attn v)
+
+A regex selects MatMul / Conv / Gemm nodes only (the ops that get quantized).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def select_nodes(onnx_model, exclude: Iterable[str]) -> list[str]:
                 rx = re.compile(item)
             except re.error as e:
                 raise ValueError(f"exclude item {item!r} is neither a group {GROUPS} nor a valid regex: {e}") from None
-            hit = [n.name for n in g.node if rx.search(n.name)]
+            hit = [n.name for n in g.node if n.op_type in STATIC_OP_TYPES and rx.search(n.name)]
         if not hit:
             raise ValueError(f"exclude item {item!r} matches no node of the graph (groups: {GROUPS})")
         picked += [h for h in hit if h not in picked]

@@ -1,0 +1,150 @@
+"""Calibration crops and INT8 variants on real data (small network, few pairs, to stay fast)."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from sstrack_edge.geometry import crop_side, crop_square
+from sstrack_edge.model_card import ModelCard, sha256_file
+from training.export.calibration import CalibrationSet
+from training.export.package import export_model
+from training.export.quantize import quantize_variants, select_nodes
+from training.models.ostrack import ModelConfig, build_model
+
+pytestmark = pytest.mark.realdata
+
+TINY = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)
+
+
+# ------------------------------------------------------------------------------ calibration
+def test_calibration_pairs_are_runtime_crops(sot_train):
+    cfg = ModelConfig()
+    cs = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=0)
+    assert len(cs) == 6
+    assert len(cs.describe()["sequences"]) == 6  # round-robin over sequences
+    for p in cs:
+        assert p.template.shape == (1, 3, 128, 128) and p.search.shape == (1, 3, 256, 256)
+        assert p.template.dtype == np.float32 and p.search.dtype == np.float32
+        assert 0.0 <= p.search.min() and p.search.max() <= 255.0 and p.search.std() > 5
+        assert p.search_frame > p.template_frame
+        # the (jittered) GT box is inside the crop, near the centre: shift <= 0.5 sqrt(wh) per axis
+        cx, cy, w, h = p.gt_in_search
+        assert abs(cx - 0.5) < 0.25 and abs(cy - 0.5) < 0.25 and 0 < w < 1 and 0 < h < 1
+    # the template is exactly the runtime's crop of the first visible frame at factor 2
+    import cv2
+
+    p = cs[0]
+    seq_dir = sot_train / p.sequence
+    gt = np.loadtxt(seq_dir / "groundtruth.txt", delimiter=",")[p.template_frame]
+    img = cv2.imread(str(sorted((seq_dir / "img").glob("*.jpg"))[p.template_frame]))
+    ref = crop_square(img, gt[0] + gt[2] / 2, gt[1] + gt[3] / 2, crop_side(gt, 2.0), 128)
+    assert np.array_equal(p.template[0].transpose(1, 2, 0), ref.astype(np.float32))
+
+
+def test_calibration_is_seeded_and_jittered(sot_train):
+    cfg = ModelConfig()
+    a = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=1)
+    b = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=1)
+    c = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=2)
+    assert all(np.array_equal(x.search, y.search) for x, y in zip(a, b))
+    assert not all(np.array_equal(x.search, y.search) for x, y in zip(a, c))
+    offsets = np.array([p.gt_in_search[:2] - 0.5 for p in a])
+    assert np.abs(offsets).max() > 0.01  # search crops are not all perfectly centred: drift is present
+
+
+def test_calibration_bad_root_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder of sequences"):
+        CalibrationSet(tmp_path / "nope", template_size=128, template_factor=2, search_size=256, search_factor=4)
+    with pytest.raises(ValueError, match="no usable sequence"):
+        CalibrationSet(tmp_path, template_size=128, template_factor=2, search_size=256, search_factor=4)
+
+
+# ---------------------------------------------------------------------------- quantization
+@pytest.fixture(scope="module")
+def int8_dir(sot_train, tmp_path_factory):
+    """A small random network with all three INT8 variants (6 calibration pairs, 6 held-out pairs)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(**TINY)
+    model = build_model(cfg).eval()
+    calib = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=0)
+    held_out = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=1)
+    out = tmp_path_factory.mktemp("int8")
+    export_model(model, out, name="tiny-int8-test", trained=False, openvino=True,
+                 quantize=["int8-dynamic", "int8-static", "openvino-int8"], calibration=calib,
+                 compare_pairs=held_out)
+    return out
+
+
+def test_int8_variants_in_the_card(int8_dir):
+    card = ModelCard.load(int8_dir)
+    names = [v.name for v in card.variants]
+    assert names == ["fp32", "openvino-fp32", "int8-dynamic", "int8-static", "openvino-int8"]
+    for v in card.variants:
+        card.verify(v)  # files exist and sha256 match
+        assert all(sha256_file(int8_dir / r) == d for r, d in v.sha256.items())
+    assert card.variant("int8-dynamic").platforms == ["x86_64", "aarch64"]
+    assert card.variant("int8-static").platforms == ["x86_64", "aarch64"]
+    assert card.variant("openvino-int8").platforms == ["x86_64"]  # ARM runs OpenVINO INT8 in float
+    static = card.variant("int8-static").quantization
+    assert static["calibration"]["pairs"] == 6 and static["calibration"]["source"].endswith("train")
+    assert any("patch_embed" in n for n in static["excluded_nodes"])
+    assert any("conv5_ctr" in n for n in static["excluded_nodes"])
+
+
+@pytest.mark.parametrize("name", ["int8-dynamic", "int8-static", "openvino-int8"])
+def test_int8_agrees_with_fp32_on_real_crops(int8_dir, name):
+    v = ModelCard.load(int8_dir).variant(name)
+    m = v.metrics
+    assert m["pairs"] == 6 and m["threads"] == 1
+    assert m["score_corr"] >= 0.98, m
+    assert m["argmax_agree"] >= 5 / 6, m
+    assert m["box_iou"] >= 0.9, m
+    assert m["latency_ms"] > 0 and m["fp32_latency_ms"] > 0
+    # kept is exactly the documented rule
+    assert v.kept == (m["speedup"] > 1.0 and m["score_corr"] >= 0.98 and m["argmax_agree"] >= 0.9
+                      and m["box_iou"] >= 0.9)
+
+
+def test_int8_graphs_are_really_quantized(int8_dir):
+    dyn = onnx.load(str(int8_dir / "model_int8_dynamic.onnx")).graph
+    ops = {n.op_type for n in dyn.node}
+    assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+    assert sum(n.op_type == "MatMul" for n in dyn.node) == 4  # q k^T and attn v of 2 blocks stay float
+
+    st = onnx.load(str(int8_dir / "model_int8_static.onnx")).graph
+    dq_out = {n.output[0] for n in st.node if n.op_type == "DequantizeLinear"}
+    convs = {n.name: n for n in st.node if n.op_type == "Conv"}
+    assert not any(i in dq_out for i in convs["/model/box_head/conv5_ctr/Conv"].input)  # excluded: float
+    assert not any(i in dq_out for i in convs["/model/backbone/patch_embed/proj/Conv"].input)
+    assert any(i in dq_out for i in convs["/model/box_head/conv1_ctr/conv1_ctr.0/Conv"].input)  # int8
+    assert "LayerNormalization" in {n.op_type for n in st.node}
+    ln_inputs = {n.input[0] for n in st.node if n.op_type == "LayerNormalization"}
+    assert len(ln_inputs) == 5 and not ln_inputs & dq_out  # LayerNorm runs on float inputs
+    add_inputs = {i for n in st.node if n.op_type == "Add" for i in n.input}
+    assert not add_inputs & dq_out  # residual Adds stay float (op list restricted to MatMul/Conv/Gemm)
+
+    xml = (int8_dir / "openvino" / "model_int8.xml").read_text()
+    assert xml.count('type="FakeQuantize"') >= 8
+
+
+def test_exclusion_items_must_match(tmp_path):
+    from training.export.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    path = export_onnx(build_model(ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)).eval(),
+                       tmp_path / "m.onnx")
+    m = onnx.load(str(path))
+    assert len(select_nodes(m, ["attention"])) == 2
+    assert len(select_nodes(m, ["head"])) == 15
+    assert select_nodes(m, [r"blocks\.0/mlp/fc1"]) == ["/model/backbone/blocks.0/mlp/fc1/MatMul"]
+    with pytest.raises(ValueError, match="matches no node"):
+        select_nodes(m, ["patch_embd"])
+    with pytest.raises(ValueError, match="needs calibration pairs"):
+        quantize_variants(tmp_path, "m.onnx", ["int8-static"], None)
+    with pytest.raises(ValueError, match="unknown quantization variant"):
+        quantize_variants(tmp_path, "m.onnx", ["int4"], None)
+    assert len(select_nodes(m, ["patch_embed"])) == 2  # shared weights, applied to template and search
