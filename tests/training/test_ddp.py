@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from tests.training._tiny import tiny_config
+from _train_tiny import tiny_config
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.training._tiny import tiny_config
+from _train_tiny import tiny_config
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.trainer import Trainer
 

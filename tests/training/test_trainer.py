@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training._tiny import tiny_config
+from _train_tiny import tiny_config
 from training.plot import plot_run, read_log
 from training.train import main as train_main
 from training.train_config import ConfigError, config_from_dict, load_config, parse_override, resolve_path
@@ -66,7 +66,7 @@ def test_plot_writes_pngs(short_run, tmp_path):
 
 def test_backbone_lr_groups():
     from training.models.ostrack import ModelConfig, build_model
-    from tests.training._tiny import TINY_MODEL
+    from _train_tiny import TINY_MODEL
 
     model = build_model(ModelConfig(**TINY_MODEL))
     groups = param_groups(model, 4e-4, 0.1, ["backbone"])
