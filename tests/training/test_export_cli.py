@@ -1,0 +1,92 @@
+"""``sstrack-export``: random and checkpoint exports, loud untrained warning, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sstrack_edge.model_card import ModelCard, sha256_file
+from training.export.cli import main
+from training.models.ostrack import ModelConfig, build_model
+
+ort = pytest.importorskip("onnxruntime")
+
+ARCH = ["depth=1", "embed_dim=32", "num_heads=2", "head_channels=16"]
+
+
+def _run_fp32(out, z, x):
+    card = ModelCard.load(out)
+    sess = ort.InferenceSession(str(out / card.variant("fp32").files["model"]), providers=["CPUExecutionProvider"])
+    return sess.run(["score_map", "size_map", "offset_map"], {"template": z, "search": x})
+
+
+def test_random_export_is_marked_untrained_and_says_so(tmp_path, capsys):
+    out = tmp_path / "rand"
+    assert main(["--random", "--arch", *ARCH, "--out", str(out), "--name", "rnd", "--no-openvino"]) == 0
+    err = capsys.readouterr().err
+    assert "UNTRAINED" in err
+    card = ModelCard.load(out)
+    assert card.trained is False and card.source_checkpoint["trained"] is False
+    assert card.architecture["depth"] == 1 and card.architecture["embed_dim"] == 32
+    assert [v.name for v in card.variants] == ["fp32"]
+
+
+def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
+    torch.manual_seed(5)
+    cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16, ce_loc=(0,))
+    model = build_model(cfg).eval()
+    ckpt = tmp_path / "last.pt"
+    torch.save({"format": "sstrack-train-checkpoint", "version": 1, "epoch": 3,
+                "model_config": cfg.to_dict(), "model": model.state_dict()}, ckpt)
+    out = tmp_path / "trained"
+    assert main(["--checkpoint", str(ckpt), "--out", str(out), "--name", "mine", "--no-openvino"]) == 0
+    assert "UNTRAINED" not in capsys.readouterr().err
+    card = ModelCard.load(out)
+    assert card.trained is True and card.architecture["ce_loc"] == [0]
+    assert card.source_checkpoint["sha256"] == sha256_file(ckpt)
+    z = np.random.default_rng(0).uniform(0, 255, (1, 3, 128, 128)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(0, 255, (1, 3, 256, 256)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(z), torch.from_numpy(x))
+    score, size, offset = _run_fp32(out, z, x)
+    assert np.abs(score - ref["score_map"].numpy()).max() < 1e-4
+    assert np.abs(offset - ref["offset_map"].numpy()).max() < 1e-4
+
+
+def test_official_checkpoint_needs_heads(tmp_path, capsys):
+    torch.manual_seed(6)
+    model = build_model(ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)).eval()
+    ckpt = tmp_path / "OSTrack_ep0300.pth.tar"
+    torch.save({"net": model.state_dict()}, ckpt)
+    out = tmp_path / "official"
+    assert main(["--checkpoint", str(ckpt), "--out", str(out), "--name", "o", "--no-openvino"]) == 2
+    assert "attention heads cannot be read" in capsys.readouterr().err
+    cfg_file = tmp_path / "arch.yaml"
+    cfg_file.write_text("model:\n  num_heads: 2\n  search_factor: 4.0\n")
+    assert main(["--checkpoint", str(ckpt), "--config", str(cfg_file), "--out", str(out), "--name", "o",
+                 "--no-openvino"]) == 0
+    assert ModelCard.load(out).architecture["num_heads"] == 2
+
+
+def test_bad_arguments_are_named(tmp_path, capsys):
+    assert main(["--random", "--arch", "depth", "--out", str(tmp_path / "a"), "--name", "a"]) == 2
+    assert "must look like key=value" in capsys.readouterr().err
+    assert main(["--random", "--arch", "embed_dim=100", "num_heads=3", "--out", str(tmp_path / "b"),
+                 "--name", "b"]) == 2
+    assert "not divisible by num_heads" in capsys.readouterr().err
+    assert main(["--random", "--arch", *ARCH, "--out", str(tmp_path / "c"), "--name", "c", "--no-openvino",
+                 "--quantize", "int8-static", "--calib-root", str(tmp_path / "nowhere")]) == 2
+    assert "--calib-root" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--random", "--checkpoint", "x.pth", "--out", str(tmp_path / "d"), "--name", "d"])
+
+
+@pytest.mark.realdata
+def test_dynamic_int8_from_the_cli_is_compared(sot_train, tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["--random", "--arch", *ARCH, "--out", str(out), "--name", "q", "--no-openvino",
+                 "--quantize", "int8-dynamic", "--calib-root", str(sot_train), "--compare-pairs", "3"]) == 0
+    v = ModelCard.load(out).variant("int8-dynamic")
+    assert v.metrics["pairs"] == 3 and "score_corr" in v.metrics and isinstance(v.kept, bool)
+    assert "int8-dynamic" in capsys.readouterr().out
