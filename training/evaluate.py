@@ -96,16 +96,24 @@ def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
     return pred
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu") -> dict:
+def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
+                        sequences: list[str] | None = None) -> dict:
+    """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
     root = Path(data_root)
     if not root.is_dir():
         raise FileNotFoundError(f"evaluation data folder not found: {root}")
     tracker = load_tracker(checkpoint, device)
+    seqs = read_sot(root)
+    if sequences is not None:
+        unknown = sorted(set(sequences) - {s.name for s in seqs})
+        if unknown:
+            raise ValueError(f"sequences {unknown} not in {root}")
+        seqs = [s for s in seqs if s.name in set(sequences)]
     per_seq = {}
     scores = []
     frames = 0
     t0 = time.perf_counter()
-    for seq in read_sot(root):
+    for seq in seqs:
         pred = track_sequence(tracker, seq)
         s = score_sequence(pred, seq.ground_truth, seq.present())
         scores.append(s)
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", help="training checkpoint (.pt) or run directory (uses last.pt)")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/sot/eval"))
     p.add_argument("--json", default=None, help="write the result as JSON here")
+    p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -138,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if ck.is_dir():
         ck = ck / "last.pt"
     try:
-        res = evaluate_checkpoint(ck, args.data)
+        names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
+        res = evaluate_checkpoint(ck, args.data, sequences=names)
     except (FileNotFoundError, ValueError) as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2

@@ -364,6 +364,8 @@ class Trainer:
             "redraws": [int(v) for v in tot[5:5 + len(redraws)]],
             "skipped_frames": int(tot[-1]),
             "q_random": self.schedule.q_random.tolist(),
+            "q_min": self.cfg.schedule.q_min,
+            "gamma_max": self.cfg.schedule.gamma_max,
             "schedule_updated": stats.updated,
             "epoch_seconds": epoch_seconds,
             "train_seconds": train_seconds,

@@ -34,7 +34,7 @@ def test_epoch_log_fields(short_run):
     assert [r["epoch"] for r in lines] == [1, 2, 3]
     r = lines[-1]
     for key in ("loss", "giou", "l1", "focal", "mean_iou", "tau", "p", "q", "gamma", "d", "samples_per_s",
-                "redraws", "bin_counts", "scheduler_overhead", "gamma_clip_events"):
+                "redraws", "bin_counts", "scheduler_overhead", "gamma_clip_events", "q_min", "gamma_max"):
         assert key in r, key
     assert len(r["q"]) == len(r["p"]) == len(r["gamma"]) == 8
     assert sum(r["bin_counts"]) == r["samples"] == 128
@@ -62,6 +62,25 @@ def test_plot_writes_pngs(short_run, tmp_path):
     assert [p.name for p in paths] == ["q_over_epochs.png", "training_curves.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
     assert train_main(["plot", str(tmp_path / "no_run")]) == 2
+
+
+@pytest.mark.realdata
+def test_evaluate_checkpoint_tracks_a_real_sequence(short_run, sot_eval):
+    from training.evaluate import evaluate_checkpoint, load_tracker, track_sequence
+    from sstrack_edge.evaluation.datasets import read_sot
+
+    out, _ = short_run
+    seq = min(read_sot(sot_eval), key=len)
+    res = evaluate_checkpoint(out / "last.pt", sot_eval, sequences=[seq.name])
+    assert res["sequences"] == 1 and res["frames"] == len(seq)
+    assert 0.0 <= res["auc"] <= 100.0 and 0.0 <= res["precision20"] <= 100.0
+    tracker = load_tracker(out / "last.pt")
+    pred = track_sequence(tracker, seq)
+    h, w = seq.read_frame(0).shape[:2]
+    assert (pred[1:, 2:] >= 10).all() and (pred[1:, 0] >= 0).all() and (pred[1:, 0] + pred[1:, 2] <= w + 1e-9).all()
+    assert (pred[1:, 1] >= 0).all() and (pred[1:, 1] + pred[1:, 3] <= h + 1e-9).all()  # clip_box
+    with pytest.raises(ValueError, match="not in"):
+        evaluate_checkpoint(out / "last.pt", sot_eval, sequences=["no_such_sequence"])
 
 
 def test_backbone_lr_groups():
