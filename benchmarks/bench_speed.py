@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     model = args.model
     if model is None:
-        model = Path.home() / ".cache" / "sstrack_edge" / "vit-tiny-random"
-        if not (model / "model_card.json").is_file():
-            from export_random_vit_tiny import export_random_vit_tiny
+        from export_random_vit_tiny import DEFAULT_OUT, export_random_vit_tiny  # next to this script
 
+        model = DEFAULT_OUT
+        if not (model / "model_card.json").is_file():
             export_random_vit_tiny(model, int8=args.int8)
     reports = []
     for i in range(args.repeat):
