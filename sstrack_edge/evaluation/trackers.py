@@ -4,7 +4,9 @@ Names:
 
 * ``sstrack`` - the installed default SSTrack model (``sstrack_edge.Tracker()``);
   ``sstrack:<model_dir>[:<backend>[:<precision>]]`` - any exported model directory, e.g.
-  ``sstrack:models/sstrack-tiny:openvino:int8``. Backends: auto, onnxruntime, openvino.
+  ``sstrack:models/sstrack-tiny:openvino:int8``. Backends: auto, onnxruntime, openvino; precisions:
+  auto, fp32, int8, bf16; or, in place of the precision, a model-card variant name
+  (``int8-dynamic``, ``int8-static``, ``openvino-fp32``, ``openvino-int8``).
 * ``opencv:csrt``, ``opencv:kcf``, ``opencv:mil`` - OpenCV contrib correlation-filter / MIL trackers;
   ``opencv:nano`` - OpenCV's NanoTrack v2 (``cv2.TrackerNano``) with the two ONNX files from
   ``--nanotrack-dir`` (default ``../shared/peers/nanotrack_v2``, or ``$SSTRACK_NANOTRACK_DIR``).
@@ -35,7 +37,8 @@ class EvaluatedTracker(Protocol):
 
 
 SSTRACK_BACKENDS = ("auto", "onnxruntime", "openvino")
-SSTRACK_PRECISIONS = ("fp32", "int8", "bf16", "fp16", "int8-dynamic", "int8-static")
+SSTRACK_PRECISIONS = ("auto", "fp32", "int8", "bf16")  # Tracker(precision=...)
+SSTRACK_VARIANTS = ("int8-dynamic", "int8-static", "openvino-fp32", "openvino-int8")  # Tracker(variant=...)
 OPENCV_TRACKERS = ("csrt", "kcf", "mil", "nano")
 _REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
@@ -127,6 +130,7 @@ class SSTrackSpec:
     model: str | None  # None = the installed default model
     backend: str = "auto"
     precision: str | None = None
+    variant: str | None = None
 
 
 def parse_sstrack_spec(spec: str) -> SSTrackSpec:
@@ -136,8 +140,10 @@ def parse_sstrack_spec(spec: str) -> SSTrackSpec:
     if not spec.startswith("sstrack:"):
         raise TrackerSpecError(f"not an sstrack tracker name: {spec!r}")
     parts = spec[len("sstrack:"):].split(":")
-    backend, precision = "auto", None
-    if len(parts) > 1 and parts[-1] in SSTRACK_PRECISIONS:
+    backend, precision, variant = "auto", None, None
+    if len(parts) > 1 and parts[-1] in SSTRACK_VARIANTS:
+        variant = parts.pop()
+    elif len(parts) > 1 and parts[-1] in SSTRACK_PRECISIONS:
         precision = parts.pop()
     if len(parts) > 1 and parts[-1] in SSTRACK_BACKENDS:
         backend = parts.pop()
@@ -145,10 +151,12 @@ def parse_sstrack_spec(spec: str) -> SSTrackSpec:
     if not model:
         raise TrackerSpecError(f"{spec!r}: empty model directory (use 'sstrack' for the default model)")
     if model in SSTRACK_BACKENDS:  # sstrack:openvino[:int8] -> default model on that backend
-        return SSTrackSpec(model=None, backend=model, precision=precision)
+        return SSTrackSpec(model=None, backend=model, precision=precision, variant=variant)
     if model in SSTRACK_PRECISIONS:  # sstrack:int8 -> default model at that precision
         return SSTrackSpec(model=None, backend=backend, precision=model)
-    return SSTrackSpec(model=model, backend=backend, precision=precision)
+    if model in SSTRACK_VARIANTS:
+        return SSTrackSpec(model=None, backend=backend, variant=model)
+    return SSTrackSpec(model=model, backend=backend, precision=precision, variant=variant)
 
 
 def make_sstrack_tracker(spec: SSTrackSpec, threads: int | None = None):
@@ -163,6 +171,8 @@ def make_sstrack_tracker(spec: SSTrackSpec, threads: int | None = None):
         kwargs["model"] = spec.model
     if spec.precision is not None:
         kwargs["precision"] = spec.precision
+    if spec.variant is not None:
+        kwargs["variant"] = spec.variant
     if threads is not None:
         kwargs["threads"] = threads
     try:
@@ -198,8 +208,7 @@ def tracker_label(name: str) -> str:
     if name.startswith("sstrack:"):
         spec = parse_sstrack_spec(name)
         parts = ["sstrack", Path(spec.model).name if spec.model else "default", spec.backend]
-        if spec.precision:
-            parts.append(spec.precision)
+        parts += [p for p in (spec.precision, spec.variant) if p]
         name = "_".join(parts)
     safe = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in name)
     return safe.strip("._") or "tracker"

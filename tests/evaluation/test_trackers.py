@@ -58,6 +58,8 @@ def test_nanotrack_without_its_onnx_files_is_a_clear_error(tmp_path):
         ("sstrack:models/tiny:onnxruntime:int8", SSTrackSpec("models/tiny", "onnxruntime", "int8")),
         ("sstrack:/abs/dir:fp32", SSTrackSpec("/abs/dir", "auto", "fp32")),
         ("sstrack:openvino:int8", SSTrackSpec(None, "openvino", "int8")),
+        ("sstrack:m:onnxruntime:int8-static", SSTrackSpec("m", "onnxruntime", None, "int8-static")),
+        ("sstrack:int8-dynamic", SSTrackSpec(None, "auto", None, "int8-dynamic")),
     ],
 )
 def test_sstrack_specs(spec, expected):
@@ -68,6 +70,7 @@ def test_labels_are_folder_safe_and_distinct():
     assert tracker_label("opencv:csrt") == "opencv_csrt"
     assert tracker_label("sstrack:/m/tiny:openvino:int8") == "sstrack_tiny_openvino_int8"
     assert tracker_label("sstrack") == "sstrack"
+    assert tracker_label("sstrack:m:int8-dynamic") == "sstrack_m_auto_int8-dynamic"
 
 
 def test_missing_model_directory_is_a_clear_error(sstrack_runtime, tmp_path):
