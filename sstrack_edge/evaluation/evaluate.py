@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 from tqdm import tqdm
 
@@ -50,7 +48,6 @@ def evaluate(
     exclude_first_frame: bool = True,
     absent: str = "exclude",
     latency_fn: LatencyFn | None = None,
-    tracker_factory: Callable[[str], object] | None = None,
     progress: bool = True,
 ) -> list[ModeResult]:
     """Run (or resume) every tracker on every sequence in every mode and score the results."""
@@ -75,7 +72,6 @@ def evaluate(
         raise ValueError(f"tracker names must give distinct result folders, got {labels}")
 
     store = ResultStore(out_dir)
-    make = tracker_factory or (lambda name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir))
     results = []
     for name, label in zip(trackers, labels):
         tracker = None
@@ -86,7 +82,7 @@ def evaluate(
                 run = store.load(mode, label, seq.name, len(seq))
                 if run is None:
                     if tracker is None:
-                        tracker = make(name)
+                        tracker = create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir)
                     if mode == "offline":
                         run = run_offline(tracker, seq)
                     else:
