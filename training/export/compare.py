@@ -162,3 +162,53 @@ def compare_variants(
         v.kept = bool(faster and agrees)
         results[name] = m
     return results
+
+
+# ------------------------------------------------------------------------------------ CLI
+def main(argv: list[str] | None = None) -> int:
+    """Re-measure an exported model directory: ``python -m training.export.compare DIR [--threads 1 2]``.
+
+    Prints one markdown table per thread count (the card is changed only with ``--update-card``,
+    which stores the measurement of the first thread count).
+    """
+    import argparse
+    import os
+    import platform
+
+    from .calibration import CalibrationSet
+
+    p = argparse.ArgumentParser(prog="python -m training.export.compare", description=main.__doc__.splitlines()[0])
+    p.add_argument("model_dir")
+    p.add_argument("--pairs-root", default="../shared/data/sot/train", help="sequences to cut crop pairs from")
+    p.add_argument("--pairs", type=int, default=32)
+    p.add_argument("--seed", type=int, default=1, help="crop seed (export calibrates with --seed 0)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--update-card", action="store_true")
+    args = p.parse_args(argv)
+    card = ModelCard.load(args.model_dir)
+    pairs = CalibrationSet.from_card(args.pairs_root, card, num_pairs=args.pairs, seed=args.seed)
+    print(f"model {card.name} (trained={card.trained}), {len(pairs)} crop pairs from {args.pairs_root} seed {args.seed}, "
+          f"{platform.machine()} {os.cpu_count()} cpus, load avg before {os.getloadavg()[0]:.2f}")
+    first = None
+    for t in args.threads:
+        res = compare_variants(card, pairs, threads=t, rounds=args.rounds, source=f"{args.pairs_root} seed {args.seed}")
+        first = first or {k: (dict(v), card.variant(k).kept) for k, v in res.items()}
+        print(f"\nthreads={t}, rounds={args.rounds} (interleaved with the same backend's FP32, median ms)\n")
+        print("| variant | FP32 ms | INT8 ms | speedup | score corr (min) | argmax agree | box IoU (min) | max abs score diff | kept |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for k, m in res.items():
+            print(f"| {k} (vs {m['fp32_variant']}) | {m['fp32_latency_ms']:.1f} | {m['latency_ms']:.1f} | "
+                  f"{m['speedup']:.2f} | {m['score_corr']:.4f} ({m['score_corr_min']:.4f}) | {m['argmax_agree']:.3f} | "
+                  f"{m['box_iou']:.3f} ({m['box_iou_min']:.3f}) | {m['score_max_abs_diff']:.4f} | {card.variant(k).kept} |")
+    print(f"\nload avg after {os.getloadavg()[0]:.2f}")
+    if args.update_card and first:
+        for k, (m, kept) in first.items():
+            v = card.variant(k)
+            v.metrics, v.kept = m, kept
+        card.save(card.root)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
