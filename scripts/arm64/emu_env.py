@@ -14,7 +14,8 @@ run under ``qemu-aarch64-static`` user-mode emulation) and adds what the project
 
 The environment is cached in ``<cache>/env-<key>/`` (default ``<repo>/.arm64``, gitignored; set
 ``SSTRACK_ARM64_CACHE`` to move it); ``key`` hashes setup.sh, the pinned versions and this file's
-layout version, so changing any of them rebuilds. A file lock serialises concurrent builds.
+layout version, so changing any of them rebuilds (and removes the superseded ``env-*``). A file
+lock serialises concurrent builds.
 
 CLI::
 
@@ -215,6 +216,9 @@ def ensure_env(cache: Path | None = None, log=None) -> EmuEnv:
         if not ready.is_file():
             _build(env_dir, versions, log if log is not None else subprocess.DEVNULL)
             ready.write_text("".join(f"{k}={v}\n" for k, v in sorted(versions.items())))
+            for old in cache.glob("env-*"):  # environments of other versions (~460 MB each)
+                if old != env_dir and old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
         if shutil.which("qemu-aarch64-static") is None:  # cache reused on a fresh host
             subprocess.run(["apt-get", "install", "-y", "-qq", "qemu-user-static"], check=True,
                            stdout=log if log is not None else subprocess.DEVNULL)

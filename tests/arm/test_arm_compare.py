@@ -1,0 +1,67 @@
+"""The x86-vs-aarch64 comparison itself (scripts/arm64/compare.py), on synthetic runs: it must flag
+what it claims to flag. Runs everywhere (no emulation)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from arm_scripts import compare
+
+
+def _run(box_shift=0.0, score_shift=0.0, net_shift=0.0, ok=(True, True), crop_shift=0, noise=None, scores=(0.6, 0.5)):
+    run = {
+        "meta": np.array(json.dumps({"variants": {"v": {"backend": "onnxruntime", "precision": "int8"}},
+                                     "lost_threshold": 0.25})),
+        "frame_sha256": np.array(["a", "b"]),
+        "crop_template": np.full((4, 4, 3), 100 + crop_shift, np.uint8),
+        "crop_search": np.full((8, 8, 3), 100, np.uint8),
+        "v__boxes": np.array([[10.0, 20.0, 30.0, 40.0], [11.0, 21.0, 30.0, 40.0]]) + box_shift,
+        "v__scores": np.array(scores) + score_shift,
+        "v__ok": np.array(ok),
+    }
+    for k in compare.MAPS:
+        run[f"v__{k}"] = np.full((2, 2), 0.5, np.float32) + np.float32(net_shift)
+    for k, v in (noise or {}).items():
+        run[f"v__{k}"] = np.float64(v)
+    return run
+
+
+def test_identical_runs_pass():
+    assert compare.violations(compare.diffs(_run(), _run())) == []
+
+
+@pytest.mark.parametrize(
+    "other, what",
+    [
+        (dict(box_shift=0.6), "box_px"),
+        (dict(score_shift=2e-3), "score"),
+        (dict(net_shift=2e-4), "net"),
+        (dict(box_shift=float("nan")), "box_px"),
+        (dict(ok=(True, False)), "ok/lost"),
+        (dict(crop_shift=2), "crops"),
+    ],
+)
+def test_each_kind_of_difference_is_flagged(other, what):
+    bad = compare.violations(compare.diffs(_run(), _run(**other)))
+    assert len(bad) == 1 and what in bad[0], bad
+
+
+def test_within_floor_passes():
+    assert compare.violations(compare.diffs(_run(), _run(box_shift=0.4, score_shift=5e-4, net_shift=5e-5))) == []
+
+
+def test_tolerance_scales_with_the_reference_self_noise():
+    ref = _run(noise={"net_noise": 0.01, "box_noise": 1.0, "score_noise": 0.01})
+    tol = compare.tolerance_for(ref, "v")
+    assert (tol.net, tol.box_px, tol.score) == pytest.approx((0.04, 4.0, 0.04))
+    assert compare.violations(compare.diffs(ref, _run(box_shift=3.9, net_shift=0.03))) == []
+    assert compare.violations(compare.diffs(ref, _run(box_shift=4.1)))
+
+
+def test_ok_flag_may_differ_only_next_to_the_lost_threshold():
+    # x86 score 0.2505 on frame 2: within the 1e-3 score tolerance of lost_threshold 0.25
+    ref = _run(scores=(0.6, 0.2505))
+    assert compare.violations(compare.diffs(ref, _run(scores=(0.6, 0.2505), ok=(True, False)))) == []
+    assert compare.violations(compare.diffs(ref, _run(scores=(0.6, 0.2505), ok=(False, True))))
