@@ -9,19 +9,9 @@ no ../shared/tools/arm64-emu). First run builds the environment (~30 s, cached i
 from __future__ import annotations
 
 import pytest
-from arm_scripts import CPUS, compare, emu_env
+from arm_scripts import CPUS, compare
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
-
-
-def test_host_reason_names_the_missing_piece(monkeypatch):
-    """The skip reason is specific (the CI host must not skip: it has all of these)."""
-    monkeypatch.setattr(emu_env.platform, "machine", lambda: "aarch64")
-    assert "x86-64 Linux host" in emu_env.host_unsupported_reason()
-    monkeypatch.setattr(emu_env.platform, "machine", lambda: "x86_64")
-    monkeypatch.setattr(emu_env.platform, "system", lambda: "Linux")
-    monkeypatch.setattr(emu_env.os, "geteuid", lambda: 1000)
-    assert "root" in emu_env.host_unsupported_reason()
 
 
 def test_card_declares_ort_fp32_for_aarch64(arm_runs):

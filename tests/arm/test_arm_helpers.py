@@ -1,5 +1,6 @@
-"""The x86-vs-aarch64 comparison itself (scripts/arm64/compare.py), on synthetic runs: it must flag
-what it claims to flag. Runs everywhere (no emulation)."""
+"""The helpers of the ARM check, without emulation (run everywhere): the comparison
+(scripts/arm64/compare.py) on synthetic runs must flag what it claims to flag, and the skip reason
+of scripts/arm64/emu_env.py must name what is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from arm_scripts import compare
+from arm_scripts import compare, emu_env
 
 
 def _run(box_shift=0.0, score_shift=0.0, net_shift=0.0, ok=(True, True), crop_shift=0, noise=None, scores=(0.6, 0.5)):
@@ -65,3 +66,16 @@ def test_ok_flag_may_differ_only_next_to_the_lost_threshold():
     ref = _run(scores=(0.6, 0.2505))
     assert compare.violations(compare.diffs(ref, _run(scores=(0.6, 0.2505), ok=(True, False)))) == []
     assert compare.violations(compare.diffs(ref, _run(scores=(0.6, 0.2505), ok=(False, True))))
+
+
+def test_host_reason_names_the_missing_piece(monkeypatch):
+    monkeypatch.setattr(emu_env.platform, "machine", lambda: "aarch64")
+    assert "x86-64 Linux host" in emu_env.host_unsupported_reason()
+    monkeypatch.setattr(emu_env.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(emu_env.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(emu_env.os, "geteuid", lambda: 1000)
+    assert "root" in emu_env.host_unsupported_reason()
+    monkeypatch.setattr(emu_env.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(emu_env.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(emu_env, "SETUP_SH", emu_env.REPO / "no-such-setup.sh")
+    assert "no-such-setup.sh" in emu_env.host_unsupported_reason()
