@@ -150,18 +150,20 @@ def arm_runs(arm_emu, arm_site, arm_model_dir, arm_frames, tmp_path_factory) -> 
     for cpu in CPUS:
         argv, penv = env.command(cpu, _track_args(arm_model_dir, frames, box, variants, out / f"{cpu}.npz", ref_path),
                                  pythonpath=[arm_site])
-        procs[cpu] = subprocess.Popen(argv, env=penv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with open(out / f"{cpu}.log", "w") as log:  # files, not pipes: two children never block on output
+            procs[cpu] = subprocess.Popen(argv, env=penv, stdout=log, stderr=subprocess.STDOUT)
     emulated, errors = {}, []
+    deadline = time.monotonic() + EMU_TIMEOUT_S
     for cpu, p in procs.items():
         try:
-            _, err = p.communicate(timeout=EMU_TIMEOUT_S)
+            p.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
-            _, err = p.communicate()
+            p.wait()
             errors.append(f"{cpu}: timed out after {EMU_TIMEOUT_S} s")
             continue
         if p.returncode != 0:
-            errors.append(f"{cpu}: exit code {p.returncode}\n{err[-4000:]}")
+            errors.append(f"{cpu}: exit code {p.returncode}\n{(out / f'{cpu}.log').read_text()[-4000:]}")
         else:
             emulated[cpu] = _load_npz(out / f"{cpu}.npz")
     seconds[f"emulated aarch64 ({', '.join(CPUS)} concurrently)"] = time.perf_counter() - t0
