@@ -72,17 +72,21 @@ def evaluate(
         raise ValueError(f"tracker names must give distinct result folders, got {labels}")
 
     store = ResultStore(out_dir)
+    # build every tracker that has work left before running any, so a bad name fails fast
+    instances = {
+        name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir)
+        for name, label in zip(trackers, labels)
+        if any(store.load(m, label, s.name, len(s)) is None for m in modes for s in sequences)
+    }
     results = []
     for name, label in zip(trackers, labels):
-        tracker = None
+        tracker = instances.get(name)
         for mode in modes:
             runs, scores, computed = {}, {}, []
             bar = tqdm(sequences, desc=f"{label} {mode}", unit="seq", disable=not progress, leave=False)
             for seq in bar:
                 run = store.load(mode, label, seq.name, len(seq))
                 if run is None:
-                    if tracker is None:
-                        tracker = create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir)
                     if mode == "offline":
                         run = run_offline(tracker, seq)
                     else:

@@ -14,7 +14,8 @@ def results_table(results: list[ModeResult]) -> str:
     by_tracker: dict[str, dict[str, ModeResult]] = {}
     for r in results:
         by_tracker.setdefault(r.tracker, {})[r.mode] = r
-    header = f"{'tracker':<28} {'AUC':>6} {'P@20':>6} {'NP@.2':>6} {'FPS':>7} | {'sAUC':>6} {'sP@20':>6} {'proc%':>6}"
+    width = max([28] + [len(name) for name in by_tracker])
+    header = f"{'tracker':<{width}} {'AUC':>6} {'P@20':>6} {'NP@.2':>6} {'FPS':>7} | {'sAUC':>6} {'sP@20':>6} {'proc%':>6}"
     lines = ["offline: every frame; streaming (s): real time at the source frame rate, proc% = frames processed",
              header, "-" * len(header)]
     for name, modes in by_tracker.items():
@@ -23,7 +24,7 @@ def results_table(results: list[ModeResult]) -> str:
                 f"{100 * off.summary.norm_precision:6.1f} {off.fps:7.1f}") if off else f"{'-':>6} {'-':>6} {'-':>6} {'-':>7}"
         right = (f"{100 * st.summary.auc:6.1f} {100 * st.summary.precision20:6.1f} {100 * st.processed_fraction:6.1f}"
                  if st else f"{'-':>6} {'-':>6} {'-':>6}")
-        lines.append(f"{name:<28} {left} | {right}")
+        lines.append(f"{name:<{width}} {left} | {right}")
     n = results[0].summary.sequences if results else 0
     lines.append(f"{n} sequences; AUC/P@20/NP in %, mean over sequences")
     return "\n".join(lines)

@@ -88,8 +88,10 @@ def test_add_parser_registers_eval_with_a_handler(synthetic_root, tmp_path):
 
 
 def test_bad_input_gives_a_clear_message(synthetic_root, tmp_path, capsys):
-    assert main([str(synthetic_root), "--trackers", "opencv:nope", "--out", str(tmp_path), "--quiet"]) == 2
+    out = tmp_path / "run"
+    assert main([str(synthetic_root), "--trackers", "opencv:kcf,opencv:nope", "--out", str(out), "--quiet"]) == 2
     assert "unknown OpenCV tracker 'nope'" in capsys.readouterr().err
+    assert not out.exists()  # every tracker is built before any sequence runs
     assert main([str(synthetic_root), "--format", "otb", "--trackers", "opencv:kcf", "--out", str(tmp_path)]) == 2
     assert "no otb sequences" in capsys.readouterr().err
     assert main([str(synthetic_root), "--trackers", "opencv:kcf", "--modes", "live", "--out", str(tmp_path)]) == 2
