@@ -63,6 +63,11 @@ def test_evaluate_reports_what_it_computed(synthetic_root, tmp_path):
     again = evaluate(seqs, ["opencv:kcf"], tmp_path, modes=("offline",), progress=False)
     assert first[0].computed == ["left", "right"] and again[0].computed == []
     assert again[0].summary.auc == first[0].summary.auc and again[0].processed_fraction == 1.0
+    # a truncated or garbled result file (e.g. written by another tool) is recomputed, not trusted
+    (tmp_path / "offline" / "opencv_kcf" / "left.txt").write_text("1,2,3,4\n")
+    (tmp_path / "offline" / "opencv_kcf" / "times" / "right_time.txt").write_text("oops\n")
+    third = evaluate(seqs, ["opencv:kcf"], tmp_path, modes=("offline",), progress=False)
+    assert third[0].computed == ["left", "right"] and third[0].summary.auc == first[0].summary.auc
 
 
 def test_streaming_at_a_frame_rate_the_tracker_cannot_follow_misses_frames(synthetic_root, tmp_path):
