@@ -51,7 +51,6 @@ KINDS = ("auto", "timm", "dmae", "ostrack")
 DMAE_NUM_HEADS = 12
 _CONTAINERS = ("net", "model", "state_dict", "model_state", "module")
 _VIT_PREFIXES = ("module.model.", "module.", "model.", "encoder.", "backbone.")
-_DECODER_HINTS = ("decoder", "mask_token")
 
 
 class PretrainedLoadError(RuntimeError):
@@ -144,7 +143,7 @@ def detect_kind(state: Mapping[str, torch.Tensor]) -> str:
         k.startswith(("box_head.", "module.box_head.")) for k in keys
     ):
         return "ostrack"
-    if any(k.startswith("module.model.") for k in keys) or any(h in k for k in keys for h in _DECODER_HINTS):
+    if any(k.startswith("module.model.") for k in keys):  # MAE-Lite's own layout; decoder keys are ignored
         return "dmae"
     if any(_strip_vit_prefix(k).startswith("blocks.") for k in keys):
         return "timm"
