@@ -22,7 +22,9 @@ from arm_scripts import CPUS, SCRIPTS, compare, emu_env  # tests/arm is on sys.p
 
 REPO = Path(__file__).resolve().parents[2]
 N_FRAMES = 4  # init frame + 3 tracked frames (each emulated inference of the tiny net is ~0.3 s)
-EMU_TIMEOUT_S = 300
+# Both emulated runs together; the tiny network needs ~70-105 s on a loaded 2-core host. A full
+# ViT-Tiny (SSTRACK_ARM_MODEL) is ~12 s per emulated inference: raise it with SSTRACK_ARM_TIMEOUT_S.
+EMU_TIMEOUT_S = float(os.environ.get("SSTRACK_ARM_TIMEOUT_S", 300))
 NOISE_RUNS = 8  # x86-only sensitivity runs that scale the tolerances (scripts/arm64/compare.py)
 
 
@@ -160,7 +162,7 @@ def arm_runs(arm_emu, arm_site, arm_model_dir, arm_frames, tmp_path_factory) -> 
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-            errors.append(f"{cpu}: timed out after {EMU_TIMEOUT_S} s")
+            errors.append(f"{cpu}: timed out after {EMU_TIMEOUT_S:g} s (SSTRACK_ARM_TIMEOUT_S)")
             continue
         if p.returncode != 0:
             errors.append(f"{cpu}: exit code {p.returncode}\n{(out / f'{cpu}.log').read_text()[-4000:]}")
