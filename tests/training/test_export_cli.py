@@ -90,3 +90,18 @@ def test_dynamic_int8_from_the_cli_is_compared(sot_train, tmp_path, capsys):
     v = ModelCard.load(out).variant("int8-dynamic")
     assert v.metrics["pairs"] == 3 and "score_corr" in v.metrics and isinstance(v.kept, bool)
     assert "int8-dynamic" in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+def test_exclusions_reach_the_quantizer(sot_train, tmp_path, capsys):
+    base = ["--random", "--arch", *ARCH, "--no-openvino", "--name", "x", "--quantize", "int8-static",
+            "--calib-root", str(sot_train), "--calib-pairs", "2", "--compare-pairs", "0"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--exclude", "int8-static=attention,head"]) == 0
+    v = ModelCard.load(tmp_path / "a").variant("int8-static")
+    assert v.quantization["exclude"] == ["attention", "head"]
+    assert len(v.quantization["excluded_nodes"]) == 2 + 15  # q k^T + attn v of 1 block, 15 head convs
+    assert v.kept is False and "not compared" in v.metrics["note"]
+    assert main([*base, "--out", str(tmp_path / "b"), "--exclude", "int8-static=patch_embd"]) == 2
+    assert "'patch_embd' matches no node" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "c"), "--exclude", "int8-dynamic=head"]) == 2
+    assert "does not build" in capsys.readouterr().err

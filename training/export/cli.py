@@ -2,7 +2,7 @@
 
     sstrack-export (--checkpoint CKPT | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
                    [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train]
-                   [--calib-pairs N] [--compare-pairs N] --name NAME
+                   [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS] --name NAME
 
 ``--checkpoint`` takes this project's training checkpoint (``model_config`` + ``model``, written by
 ``sstrack-train``) or an official OSTrack/SSTrack file (``net``/``model`` with ``backbone.*`` and
@@ -37,6 +37,16 @@ def parse_arch(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_exclude(items: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--exclude {item!r} must look like VARIANT=item[,item]")
+        name, rest = item.split("=", 1)
+        out[name.strip()] = [x.strip() for x in rest.split(",") if x.strip()]
+    return out
+
+
 def read_config(path: Path) -> dict[str, Any]:
     import yaml
 
@@ -66,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-pairs", type=int, default=64, help="calibration crop pairs (default 64)")
     p.add_argument("--compare-pairs", type=int, default=32,
                    help="held-out crop pairs (other seed) for the FP32 comparison (default 32; 0 = skip, kept=false)")
+    p.add_argument("--exclude", action="append", default=[], metavar="VARIANT=ITEM[,ITEM]",
+                   help="nodes kept in float for a variant: groups patch_embed, head, head_out, attention or "
+                        "node-name regexes (default patch_embed,head_out for int8-static and openvino-int8); "
+                        "VARIANT= with nothing after it quantizes everything allowed")
     p.add_argument("--threads", type=int, default=1, help="threads for the latency comparison (default 1)")
     p.add_argument("--no-openvino", action="store_true", help="skip the OpenVINO FP32 IR")
     p.add_argument("--seed", type=int, default=0, help="seed for --random weights and crop jitter")
@@ -90,6 +104,10 @@ def _run(args) -> int:
     from .package import export_model
 
     names = [n.strip() for n in args.quantize.split(",") if n.strip()]
+    exclude = parse_exclude(args.exclude)
+    stray = sorted(set(exclude) - set(names))
+    if stray:
+        raise ValueError(f"--exclude names variant(s) {stray} that --quantize does not build ({names})")
     base = read_config(args.config) if args.config else {}
     over = parse_arch(args.arch)
     if args.random:
@@ -121,12 +139,13 @@ def _run(args) -> int:
                 raise FileNotFoundError(f"--calib-root {root} not found (needed for {names}); pass --calib-root")
         if needs_calib:
             calib = CalibrationSet.from_config(root, cfg, num_pairs=args.calib_pairs, seed=args.seed)
+        compare = []  # --compare-pairs 0: not compared, INT8 variants stay kept=false
         if args.compare_pairs > 0:
             compare = CalibrationSet.from_config(root, cfg, num_pairs=args.compare_pairs, seed=args.seed + 1)
     card = export_model(
         model, args.out, name=args.name, trained=trained, source_checkpoint=source,
         openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,
-        compare_threads=args.threads,
+        compare_threads=args.threads, exclude=exclude or None,
     )
     print(f"wrote {args.out} ({card.name}, trained={card.trained}, {cfg.depth} blocks x {cfg.embed_dim}, "
           f"{card.architecture['macs'] / 1e9:.3f} GMACs)")

@@ -142,7 +142,9 @@ def compare_variants(
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         v = card.variant(name)
-        base_name = FP32_OF_BACKEND[v.backend]
+        base_name = FP32_OF_BACKEND.get(v.backend, REFERENCE)
+        if base_name not in {x.name for x in card.variants}:
+            base_name = REFERENCE  # e.g. openvino-int8 exported without the OpenVINO FP32 IR
         runner = _load(card, name, threads)
         m = agreement(ref_out, run_all(runner, pairs), hann)
         base = ref if base_name == REFERENCE else _load(card, base_name, threads)

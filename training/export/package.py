@@ -64,7 +64,8 @@ def export_model(
     static variants need ``calibration`` (a :class:`training.export.calibration.CalibrationSet`).
     INT8 variants are then compared with FP32 on ``compare_pairs`` (crop pairs; default: the
     calibration pairs, recorded as such) by :func:`training.export.compare.compare_variants`, which
-    fills their ``metrics`` and ``kept``; without any pairs they stay ``kept=False`` (unmeasured).
+    fills their ``metrics`` and ``kept``; with ``compare_pairs=[]`` or no pairs at all they stay
+    ``kept=False`` (unmeasured).
     ``exclude``: per-variant node exclusions for :func:`training.export.quantize.quantize_variants`.
     """
     out_dir = Path(out_dir)
@@ -135,11 +136,12 @@ def export_model(
 def _gate_int8(card: ModelCard, out_dir: Path, calibration, compare_pairs, threads: int) -> None:
     from .compare import compare_variants
 
-    if compare_pairs is not None:
+    pairs: list = []
+    if compare_pairs is not None:  # an empty sequence means: do not compare
         pairs, source = list(compare_pairs), getattr(compare_pairs, "describe", lambda: None)()
     elif calibration is not None:
         pairs, source = list(calibration), "the calibration pairs themselves (no held-out pairs given)"
-    else:
+    if not pairs:
         for v in card.variants:
             if v.precision == "int8":
                 v.metrics["note"] = "not compared with FP32 (no crop pairs given): kept=false"
