@@ -56,6 +56,21 @@ def test_calibration_is_seeded_and_jittered(sot_train):
     assert np.abs(offsets).max() > 0.01  # search crops are not all perfectly centred: drift is present
 
 
+def test_calibration_template_from_first_visible_frame(sot_train, tmp_path):
+    """User footage where the target appears only in frame 3 (frames linked, not copied)."""
+    src = sot_train / "Bird2"
+    seq = tmp_path / "late" / "clip"
+    (seq / "img").mkdir(parents=True)
+    for i in range(1, 7):
+        (seq / "img" / f"{i:06d}.jpg").symlink_to(src / "img" / f"{i:06d}.jpg")
+    gt = np.loadtxt(src / "groundtruth.txt", delimiter=",")[:6]
+    lines = ["nan,nan,nan,nan"] * 2 + [",".join(f"{v:g}" for v in row) for row in gt[2:]]
+    (seq / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    cs = CalibrationSet(tmp_path / "late", template_size=128, template_factor=2, search_size=256,
+                        search_factor=4, num_pairs=3)
+    assert len(cs) == 3 and all(p.template_frame == 2 and p.search_frame > 2 for p in cs)
+
+
 def test_calibration_bad_root_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder of sequences"):
         CalibrationSet(tmp_path / "nope", template_size=128, template_factor=2, search_size=256, search_factor=4)

@@ -18,9 +18,42 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from sstrack_edge.evaluation.datasets import read_sot
-from sstrack_edge.evaluation.sequence import Sequence
+import cv2
+
+from sstrack_edge.evaluation.annotations import read_boxes
+from sstrack_edge.evaluation.datasets import list_images
 from sstrack_edge.geometry import box_to_crop, crop_side, crop_square
+
+
+@dataclass
+class FolderSequence:
+    """``<root>/<name>/img/*`` + ``groundtruth.txt``; unlike the evaluation readers, the target may be
+    absent (``nan``) in the first frames: the template comes from the first visible one."""
+
+    name: str
+    frames: list[Path]
+    ground_truth: np.ndarray  # N x 4, NaN rows = absent
+
+    def present(self) -> np.ndarray:
+        gt = self.ground_truth
+        return np.all(np.isfinite(gt), axis=1) & (np.nan_to_num(gt[:, 2]) > 0) & (np.nan_to_num(gt[:, 3]) > 0)
+
+    def read_frame(self, i: int) -> np.ndarray:
+        img = cv2.imread(str(self.frames[i]), cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"cannot decode frame {self.frames[i]}")
+        return img
+
+
+def read_folder_sequences(root: Path) -> list[FolderSequence]:
+    seqs = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / "groundtruth.txt").is_file()):
+        gt = read_boxes(d / "groundtruth.txt")
+        frames = list_images(d / "img" if (d / "img").is_dir() else d)
+        if len(frames) < len(gt):
+            raise ValueError(f"sequence {d}: groundtruth.txt has {len(gt)} boxes but there are {len(frames)} images")
+        seqs.append(FolderSequence(d.name, frames[: len(gt)], gt))
+    return seqs
 
 
 @dataclass
@@ -66,7 +99,7 @@ class CalibrationSet:
             raise FileNotFoundError(f"calibration root {root} is not a folder of sequences")
         if num_pairs < 1:
             raise ValueError(f"num_pairs must be >= 1, got {num_pairs}")
-        seqs = [s for s in read_sot(root) if int(s.present().sum()) >= 2]
+        seqs = [s for s in read_folder_sequences(root) if int(s.present().sum()) >= 2]
         if not seqs:
             raise ValueError(
                 f"no usable sequence under {root}: need <name>/img/*.jpg + groundtruth.txt with at least "
@@ -93,7 +126,7 @@ class CalibrationSet:
         return cls(root, template_size=card.template.size, template_factor=card.template.factor,
                    search_size=card.search.size, search_factor=card.search.factor, **kw)
 
-    def _cut(self, seq: Sequence, n: int, rng: np.random.Generator) -> list[CropPair]:
+    def _cut(self, seq: FolderSequence, n: int, rng: np.random.Generator) -> list[CropPair]:
         tz, fz, sx, fx = self.sizes
         present = np.flatnonzero(seq.present())
         t_idx = int(present[0])
