@@ -171,7 +171,8 @@ def _official_state(seed: int = 1) -> tuple[torch.nn.Module, dict]:
 
 def test_official_ostrack_checkpoint_loads_whole_tracker(tmp_path):
     src, state = _official_state()
-    torch.save({"net": state, "epoch": 300, "settings": {"note": "official layout"}}, tmp_path / "OSTrack_ep0300.pth.tar")
+    torch.save({"net": state, "epoch": 300, "settings": {"note": "official layout"}},
+               tmp_path / "OSTrack_ep0300.pth.tar")
     model = build_model(ModelConfig(**ARCH)).eval()
     report = load_pretrained(model, tmp_path / "OSTrack_ep0300.pth.tar")
     assert report.kind == "ostrack"

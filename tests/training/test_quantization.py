@@ -163,3 +163,29 @@ def test_exclusion_items_must_match(tmp_path):
     with pytest.raises(ValueError, match="unknown quantization variant"):
         quantize_variants(tmp_path, "m.onnx", ["int4"], None)
     assert len(select_nodes(m, ["patch_embed"])) == 2  # shared weights, applied to template and search
+
+
+def test_nncf_smoothquant_crash_falls_back(sot_train, tmp_path, monkeypatch):
+    """nncf#4172: SmoothQuant raises AttributeError on weight-shared graphs; the export retries without it."""
+    import nncf
+
+    from training.export.onnx_export import export_onnx
+
+    real = nncf.quantize
+    calls = []
+
+    def flaky(model, data, **kw):
+        calls.append(kw.get("advanced_parameters"))
+        if kw.get("advanced_parameters") is None:
+            raise AttributeError("'NoneType' object has no attribute 'shape' (as in nncf#4172)")
+        return real(model, data, **kw)
+
+    monkeypatch.setattr(nncf, "quantize", flaky)
+    torch.manual_seed(0)
+    cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)
+    export_onnx(build_model(cfg).eval(), tmp_path / "m.onnx")
+    calib = CalibrationSet.from_config(sot_train, cfg, num_pairs=2)
+    (v,) = quantize_variants(tmp_path, "m.onnx", ["openvino-int8"], calib)
+    assert len(calls) == 2 and calls[1].smooth_quant_alphas.matmul == -1
+    assert v.quantization["smooth_quant"] is False
+    assert (tmp_path / "openvino" / "model_int8.xml").read_text().count('type="FakeQuantize"') > 0

@@ -143,7 +143,8 @@ class CalibrationSet:
             if img is None:
                 img = cache[f] = seq.read_frame(f)
             gt = seq.ground_truth[f]
-            w, h = gt[2] * math.exp(rng.normal() * self.scale_jitter), gt[3] * math.exp(rng.normal() * self.scale_jitter)
+            w = gt[2] * math.exp(rng.normal() * self.scale_jitter)
+            h = gt[3] * math.exp(rng.normal() * self.scale_jitter)
             reach = math.sqrt(w * h) * self.shift
             cx = gt[0] + gt[2] / 2 + reach * (rng.random() - 0.5)
             cy = gt[1] + gt[3] / 2 + reach * (rng.random() - 0.5)

@@ -190,19 +190,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     card = ModelCard.load(args.model_dir)
     pairs = CalibrationSet.from_card(args.pairs_root, card, num_pairs=args.pairs, seed=args.seed)
-    print(f"model {card.name} (trained={card.trained}), {len(pairs)} crop pairs from {args.pairs_root} seed {args.seed}, "
+    print(f"model {card.name} (trained={card.trained}), {len(pairs)} crop pairs from {args.pairs_root} "
+          f"seed {args.seed}, "
           f"{platform.machine()} {os.cpu_count()} cpus, load avg before {os.getloadavg()[0]:.2f}")
     first = None
     for t in args.threads:
         res = compare_variants(card, pairs, threads=t, rounds=args.rounds, source=f"{args.pairs_root} seed {args.seed}")
         first = first or {k: (dict(v), card.variant(k).kept) for k, v in res.items()}
         print(f"\nthreads={t}, rounds={args.rounds} (interleaved with the same backend's FP32, median ms)\n")
-        print("| variant | FP32 ms | INT8 ms | speedup | score corr (min) | argmax agree | box IoU (min) | max abs score diff | kept |")
+        print("| variant | FP32 ms | INT8 ms | speedup | score corr (min) | argmax agree | box IoU (min) "
+              "| max abs score diff | kept |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for k, m in res.items():
             print(f"| {k} (vs {m['fp32_variant']}) | {m['fp32_latency_ms']:.1f} | {m['latency_ms']:.1f} | "
                   f"{m['speedup']:.2f} | {m['score_corr']:.4f} ({m['score_corr_min']:.4f}) | {m['argmax_agree']:.3f} | "
-                  f"{m['box_iou']:.3f} ({m['box_iou_min']:.3f}) | {m['score_max_abs_diff']:.4f} | {card.variant(k).kept} |")
+                  f"{m['box_iou']:.3f} ({m['box_iou_min']:.3f}) | {m['score_max_abs_diff']:.4f} "
+                  f"| {card.variant(k).kept} |")
     print(f"\nload avg after {os.getloadavg()[0]:.2f}")
     if args.update_card and first:
         for k, (m, kept) in first.items():

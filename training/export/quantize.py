@@ -168,7 +168,8 @@ def quantize_openvino_int8(fp32: Path, out_xml: Path, calibration, exclude: Sequ
         from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
 
         smooth_quant = False
-        adv = AdvancedQuantizationParameters(smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1, convolution=-1))
+        no_sq = AdvancedSmoothQuantParameters(matmul=-1, convolution=-1)
+        adv = AdvancedQuantizationParameters(smooth_quant_alphas=no_sq)
         q = nncf.quantize(ov.convert_model(str(fp32)), data, advanced_parameters=adv, **kw)
     out_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(q, str(out_xml))

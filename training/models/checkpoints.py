@@ -88,7 +88,8 @@ class LoadReport:
             f"shape-mismatched {len(self.mismatched)}, interpolated {self.interpolated or 'none'}"
         )
         if self.mismatched:
-            s += "; mismatched: " + ", ".join(f"{k} ckpt{tuple(a)} vs model{tuple(b)}" for k, a, b in self.mismatched[:5])
+            s += "; mismatched: " + ", ".join(
+                f"{k} ckpt{tuple(a)} vs model{tuple(b)}" for k, a, b in self.mismatched[:5])
         return s
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,7 +198,9 @@ def vit_to_backbone(state: Mapping[str, torch.Tensor], cfg: ModelConfig) -> tupl
     return out, unexpected, interpolated
 
 
-def tracker_keys(state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor]) -> tuple[dict, list[str], list[str]]:
+def tracker_keys(
+    state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor]
+) -> tuple[dict, list[str], list[str]]:
     """Official OSTrack / our tracker keys (``module.`` stripped); pos_embed_z/x resized when the grid differs."""
     out: dict[str, torch.Tensor] = {}
     unexpected: list[str] = []
@@ -371,7 +374,8 @@ def load_tracker(
         raise PretrainedLoadError(f"bad model config for {path}: {e}") from e
     report = load_pretrained(model, {"model": state}, kind="ostrack", min_loaded_fraction=1.0)
     if report.missing or report.mismatched:
-        raise PretrainedLoadError(f"{path} does not fill the whole tracker: {report.summary()}; missing {report.missing[:5]}")
+        raise PretrainedLoadError(
+            f"{path} does not fill the whole tracker: {report.summary()}; missing {report.missing[:5]}")
     info["report"] = report.to_dict()
     return model.eval(), info
 
