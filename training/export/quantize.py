@@ -211,6 +211,7 @@ def quantize_variants(
             raise ValueError(f"{name} needs calibration pairs (a CalibrationSet of real crops); none given")
         if name == "int8-dynamic":
             q = quantize_dynamic_int8(fp32, out_dir / rel)
+            q["calibration"] = None  # dynamic: activation ranges are computed per call
             files, backend, platforms = {"model": rel}, "onnxruntime", ORT_PLATFORMS
         elif name == "int8-static":
             q = quantize_static_int8(fp32, out_dir / rel, calibration, exclude.get(name, ()))
