@@ -53,11 +53,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from training.checkpoint import CheckpointError
+
     info = dist_from_env()
     out = Path(args.out) if args.out else Path("runs") / cfg.name
-    trainer = Trainer(cfg, out, info)
-    if args.resume:
-        trainer.resume(args.resume)
+    try:  # set-up errors (bad model key, missing dataset file, bad checkpoint) end with a message
+        trainer = Trainer(cfg, out, info)
+        if args.resume:
+            trainer.resume(args.resume)
+    except (ConfigError, CheckpointError, ValueError, TypeError, FileNotFoundError) as e:
+        print(f"sstrack-train: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
     trainer.fit()
     if info.distributed:
         torch.distributed.barrier()

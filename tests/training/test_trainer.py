@@ -130,6 +130,16 @@ def test_config_errors(tmp_path):
     assert train_main([str(tmp_path / "missing.yaml")]) == 2
 
 
+@pytest.mark.realdata
+def test_cli_setup_errors_are_messages(tmp_path, sot_train, capsys):
+    cfg = REPO / "training/configs/cpu_small.yaml"
+    assert train_main([str(cfg), "--out", str(tmp_path / "a"), "--set", "model.depht=2"]) == 2
+    assert "depht" in capsys.readouterr().err
+    rc = train_main([str(cfg), "--out", str(tmp_path / "b"), "--set", "data.samples_per_epoch=8",
+                     "--set", "data.q_random_samples=100", "--resume", str(tmp_path / "none.pt")])
+    assert rc == 2 and "checkpoint not found" in capsys.readouterr().err
+
+
 def test_relative_paths_resolve_against_config_dir_then_repo(tmp_path):
     (tmp_path / "data").mkdir()
     assert resolve_path("data", tmp_path) == (tmp_path / "data").resolve()
