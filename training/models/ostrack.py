@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .mobilenet_stem import MobileNetV2Stem
+
 
 @dataclass
 class ModelConfig:
@@ -176,7 +178,7 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, C)
 
 
-STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed}
+STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed, "mobilenet_v2": MobileNetV2Stem}
 
 
 def build_stem(cfg: ModelConfig) -> nn.Module:
@@ -336,7 +338,8 @@ def count_macs(cfg: ModelConfig) -> int:
     d, hid = cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio)
     n_z, n_x = cfg.template_feature_size**2, cfg.feature_size**2
     p2 = cfg.patch_size**2
-    macs = (n_z + n_x) * 3 * p2 * d  # patch embedding
+    stem_macs = getattr(STEMS.get(cfg.stem), "count_macs", None)  # a stem may count its own MACs
+    macs = stem_macs(cfg) if stem_macs else (n_z + n_x) * 3 * p2 * d  # patch embedding
     for i in range(cfg.depth):
         n = n_z + n_x
         macs += n * d * 3 * d + 2 * n * n * d + n * d * d  # qkv, q k^T and attn v, proj
