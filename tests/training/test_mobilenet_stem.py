@@ -307,3 +307,26 @@ def test_default_cpu_config_builds_with_pretrained_stem_and_lr_groups(real_weigh
     assert {id(p) for p in slow["params"]} == stem_params and slow["lr"] == pytest.approx(0.1 * o.lr)
     assert head["lr"] == o.lr and any(p is model.backbone.patch_embed.proj.weight for p in head["params"])
     assert any(p is model.backbone.blocks[0].attn.qkv.weight for p in head["params"])
+
+
+# ----------------------------------------------------------------------------- trainer
+@pytest.mark.realdata
+def test_one_training_epoch_keeps_the_files_bn_statistics(fake_weights, sot_train, stills_dir, tmp_path):
+    """Through the real trainer (which calls ``model.train()`` every epoch): the stem's BN running
+    statistics are still the file's after an epoch, while its conv weights moved (lr x 0.1 group)."""
+    from _train_tiny import tiny_config
+    from training.trainer import Trainer
+
+    path, sd = fake_weights
+    model = {"template_size": 32, "search_size": 64, "embed_dim": 32, "depth": 1, "num_heads": 2,
+             "head_channels": 16, "stem": "mobilenet_v2", "stem_options": {"weights": str(path)}}
+    cfg = tiny_config(sot_train, stills_dir, epochs=1, model=model, data={"samples_per_epoch": 16},
+                      optim={"batch_size": 8, "backbone_keys": ["patch_embed.features"], "backbone_lr_scale": 0.1})
+    trainer = Trainer(cfg, tmp_path)
+    (rec,) = trainer.fit()
+    assert rec["samples"] == 16 and np.isfinite(rec["loss"])
+    stem = trainer.model.backbone.patch_embed
+    state = {f"features.{k}": v for k, v in stem.features.state_dict().items()}
+    assert all(torch.equal(state[k], sd[k]) for k in state if "running" in k)
+    assert not torch.equal(state["features.13.conv.2.weight"], sd["features.13.conv.2.weight"])
+    assert [g["initial_lr"] for g in trainer.optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
