@@ -195,8 +195,11 @@ class Trainer:
         tmp = self.out / f".{LAST}.link"
         if tmp.exists():
             tmp.unlink()
-        os.link(path, tmp)
-        os.replace(tmp, self.out / LAST)
+        try:  # last.pt: a hard link to the newest file, swapped in atomically
+            os.link(path, tmp)
+            os.replace(tmp, self.out / LAST)
+        except OSError:  # file systems without hard links: a second atomic write
+            atomic_save(state, self.out / LAST)
         keep = self.cfg.log.keep_checkpoints
         if keep > 0:
             for old in sorted(ckdir.glob("epoch_*.pt"))[:-keep]:
