@@ -5,6 +5,9 @@ Conventions (``docs/evaluation.md`` discusses them against pytracking and got10k
 * IoU in the continuous convention (``sstrack_edge.geometry.iou_xywh``, no ``-1``), centre
   ``x + w/2``. Centre *differences* are the same in the ``-1`` convention.
 * Frame 0 (the initialization frame) is excluded by default.
+* A frame where the tracker reported ``ok=False`` has no prediction (NaN row) and is a failure, as
+  in the project's reference numbers (/work/shared/README.md); empty boxes (w or h <= 0) are
+  replaced by the previous box.
 * Frames where the target is absent (NaN / non-positive GT box, or not visible by the benchmark's
   own labels) are excluded by default (``absent="exclude"``); ``absent="failure"`` keeps them in the
   denominator as failures (pytracking's ``exclude_invalid_frames=False`` for overlap).
@@ -80,10 +83,15 @@ def normalized_center_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def sanitize_predictions(pred: np.ndarray, init_box: np.ndarray) -> np.ndarray:
-    """Replace non-finite or empty predicted boxes by the previous box (pytracking's rule)."""
+    """Replace empty predicted boxes (w or h <= 0) by the previous box (pytracking's rule).
+
+    NaN rows mean "no prediction" (the tracker reported ``ok=False``) and stay NaN: scored as failures.
+    """
     pred = np.array(pred, dtype=np.float64, copy=True)
     prev = np.asarray(init_box, dtype=np.float64)
     for i in range(len(pred)):
+        if np.any(np.isnan(pred[i])):
+            continue
         if not np.all(np.isfinite(pred[i])) or pred[i, 2] <= 0 or pred[i, 3] <= 0:
             pred[i] = prev
         prev = pred[i]
@@ -120,12 +128,14 @@ def score_sequence(
     n = int(mask.sum())
     if n == 0:
         raise ValueError("no frame to score (every frame is excluded)")
-    scored_present = present[mask]
     p, g = pred[mask], gt[mask]
-    g_safe = np.where(scored_present[:, None], g, 1.0)  # absent frames scored as failures below
-    ious = np.where(scored_present, iou_xywh(p, g_safe), 0.0)
-    ce = np.where(scored_present, center_errors(p, g_safe), np.inf)
-    nce = np.where(scored_present, normalized_center_errors(p, g_safe), np.inf)
+    has_box = ~np.any(np.isnan(p), axis=1)  # no prediction (ok=False) = failure
+    scored = present[mask] & has_box  # absent frames (when kept) are failures too
+    p_safe = np.where(has_box[:, None], p, 0.0)
+    g_safe = np.where(present[mask][:, None], g, 1.0)
+    ious = np.where(scored, iou_xywh(p_safe, g_safe), 0.0)
+    ce = np.where(scored, center_errors(p_safe, g_safe), np.inf)
+    nce = np.where(scored, normalized_center_errors(p_safe, g_safe), np.inf)
     return SequenceScores(
         success_curve=(ious[:, None] > SUCCESS_THRESHOLDS[None, :]).mean(axis=0),
         precision_curve=(ce[:, None] <= PRECISION_THRESHOLDS[None, :]).mean(axis=0),

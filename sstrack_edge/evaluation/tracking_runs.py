@@ -32,7 +32,8 @@ _EPS = 1e-9
 
 @dataclass
 class TrackingRun:
-    """Boxes scored for every frame and per-frame processing time (0 for missed frames)."""
+    """Boxes scored for every frame (NaN where the tracker reported ``ok=False``) and per-frame
+    processing time (0 for missed frames)."""
 
     boxes: np.ndarray  # N x 4
     times: np.ndarray  # N, seconds; offline: every frame; streaming: 0 where the frame was missed
@@ -42,7 +43,13 @@ class TrackingRun:
         return np.flatnonzero(self.times > 0)
 
 
-def _as_box(box) -> np.ndarray:
+NO_BOX = np.full(4, np.nan)
+
+
+def _as_box(box, ok: bool = True) -> np.ndarray:
+    """The tracker's box, or NaN (no prediction, scored as a failure) when it reports ``ok=False``."""
+    if not ok:
+        return NO_BOX.copy()
     b = np.asarray(box, dtype=np.float64).reshape(-1)
     if b.shape != (4,):
         raise ValueError(f"tracker returned a box of shape {b.shape}, expected (x, y, w, h)")
@@ -63,8 +70,8 @@ def run_offline(tracker, sequence: Sequence) -> TrackingRun:
     boxes[0] = sequence.init_box
     _, times[0] = _timed(tracker.init, sequence.read_frame(0), sequence.init_box)
     for i in range(1, n):
-        (_ok, box), times[i] = _timed(tracker.update, sequence.read_frame(i))
-        boxes[i] = _as_box(box)
+        (ok, box), times[i] = _timed(tracker.update, sequence.read_frame(i))
+        boxes[i] = _as_box(box, bool(ok))
     return TrackingRun(boxes, times)
 
 
@@ -102,13 +109,13 @@ def run_streaming(
             if k >= n:
                 break
             start = max(done, k * period)
-        (_ok, box), measured = _timed(tracker.update, sequence.read_frame(k))
+        (ok, box), measured = _timed(tracker.update, sequence.read_frame(k))
         latency = float(charge(k, measured))
         if not latency > 0:
             raise ValueError(f"latency must be positive, got {latency} for frame {k}")
         times[k] = latency
         done = start + latency
-        own_box[k] = _as_box(box)
+        own_box[k] = _as_box(box, bool(ok))
         finished.append((done, own_box[k]))
         last = k
         if k == n - 1:

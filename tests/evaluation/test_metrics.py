@@ -60,13 +60,15 @@ def test_visibility_labels_exclude_frames_with_a_box():
     assert score_sequence(pred, GT, present).frames_scored == 3
 
 
-def test_empty_or_nan_predictions_fall_back_to_the_previous_box():
+def test_empty_predictions_fall_back_to_the_previous_box_and_missing_ones_fail():
     pred = GT.copy()
     pred[1] = [0, 0, 0, 0]
-    pred[2] = np.nan
-    out = sanitize_predictions(pred, GT[0])
-    assert np.array_equal(out, GT)
+    assert np.array_equal(sanitize_predictions(pred, GT[0]), GT)
     assert score_sequence(pred, GT).auc == pytest.approx(20 / 21)
+    pred[2] = np.nan  # the tracker reported ok=False: no prediction, a failure at every threshold
+    s = score_sequence(pred, GT)
+    assert s.auc == pytest.approx(3 / 4 * 20 / 21) and s.precision20 == pytest.approx(3 / 4)
+    assert s.norm_precision == pytest.approx(3 / 4) and s.ious.tolist() == [1.0, 0.0, 1.0, 1.0]
 
 
 def test_bad_shapes_are_value_errors():

@@ -24,7 +24,8 @@ def crossing_head(sot_eval) -> Sequence:
 def test_opencv_peers_track_a_real_sequence(name, crossing_head, nanotrack_dir):
     tracker = create_tracker(name, threads=1, nanotrack_dir=nanotrack_dir)
     run = run_offline(tracker, crossing_head)
-    assert run.boxes.shape == (40, 4) and np.isfinite(run.boxes).all()
+    lost = np.isnan(run.boxes).all(axis=1)  # frames the tracker reported ok=False
+    assert run.boxes.shape == (40, 4) and np.isfinite(run.boxes[~lost]).all()
     assert run.boxes[0].tolist() == crossing_head.init_box.tolist()
     scores = score_sequence(run.boxes, crossing_head.ground_truth)
     if name in ("opencv:csrt", "opencv:nano"):  # the strong peers follow the walking pedestrian
@@ -32,7 +33,7 @@ def test_opencv_peers_track_a_real_sequence(name, crossing_head, nanotrack_dir):
     # re-initialising the same object starts over: the deterministic trackers repeat their run exactly
     run2 = run_offline(tracker, crossing_head)
     if name != "opencv:mil":  # MIL samples its training patches at random
-        assert np.array_equal(run2.boxes, run.boxes)
+        assert np.array_equal(run2.boxes, run.boxes, equal_nan=True)
 
 
 def test_unknown_tracker_names_list_the_known_ones():

@@ -29,6 +29,12 @@ class FrameIndexTracker:
         return True, (100.0 + i, 0.0, 10.0, 10.0)
 
 
+class LosesOddFrames(FrameIndexTracker):
+    def update(self, frame):
+        ok, box = super().update(frame)
+        return self.seen[-1] % 2 == 0, box
+
+
 def box_of(i: int) -> list[float]:
     return INIT.tolist() if i == 0 else [100.0 + i, 0.0, 10.0, 10.0]
 
@@ -55,6 +61,13 @@ def test_offline_run_processes_every_frame_in_order(sequence):
     assert tracker.seen == list(range(N))
     assert run.boxes.tolist() == [box_of(i) for i in range(N)]
     assert run.times.shape == (N,) and (run.times > 0).all()
+
+
+def test_frames_reported_lost_have_no_box(sequence):
+    run = run_offline(LosesOddFrames(), sequence)
+    assert np.isnan(run.boxes[1::2]).all() and run.boxes[2].tolist() == box_of(2)
+    stream = run_streaming(LosesOddFrames(), sequence, FPS, latency_fn=constant(0.5 * T))
+    assert np.array_equal(stream.boxes, run.boxes, equal_nan=True)
 
 
 def test_tracker_faster_than_the_frame_rate_scores_as_offline(sequence):
