@@ -1,0 +1,1 @@
+"""Training configs (YAML), installed with the package."""
