@@ -1,48 +1,35 @@
-"""DDP on CPU: 2 gloo processes, tiny network, real data; statistics and parameters agree."""
+"""DDP on CPU: 2 gloo processes under torchrun, tiny network, real data; statistics and parameters agree.
+
+The ranks run in processes started by ``torchrun`` (as a user would launch training), not inside
+the pytest process: a ``torch.multiprocessing.spawn`` from the pytest process crashed the
+interpreter when run after the rest of the suite (docs/testing.md).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-
-from _train_tiny import tiny_config
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-
-def _worker(rank: int, world: int, init_file: str, out_dir: str, sot_train: str, stills: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        from training.checkpoint import load_checkpoint
-        from training.trainer import DistInfo, Trainer
-
-        cfg = tiny_config(Path(sot_train), Path(stills), epochs=2)
-        trainer = Trainer(cfg, Path(out_dir) / "run", DistInfo(rank, world, rank), device="cpu")
-        recs = trainer.fit()
-        flat = torch.cat([p.detach().reshape(-1) for p in trainer.model.parameters()])
-        torch.save(flat, Path(out_dir) / f"params_{rank}.pt")
-        hist = [{k: h[k] for k in ("tau", "mean_iou", "p", "q_next", "gamma_next", "bin_counts", "num_samples")}
-                for h in trainer.schedule.history]
-        (Path(out_dir) / f"stats_{rank}.json").write_text(json.dumps({"hist": hist, "recs": recs}))
-        dist.barrier()
-        if rank == 0:
-            ck = load_checkpoint(Path(out_dir) / "run" / "last.pt")
-            (Path(out_dir) / "ckpt.json").write_text(json.dumps({"rng": len(ck["rng"]), "world": ck["world_size"]}))
-    finally:
-        dist.destroy_process_group()
+REPO = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).resolve().parent / "_ddp_worker.py"
 
 
 def test_two_process_gloo_training_stays_in_sync(tmp_path, sot_train, stills_dir):
-    world = 2
-    mp.spawn(_worker, args=(world, str(tmp_path / "init"), str(tmp_path), str(sot_train), str(stills_dir)),
-             nprocs=world, join=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["OMP_NUM_THREADS"] = "1"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(WORKER), str(tmp_path), str(sot_train), str(stills_dir)]
+    r = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     s0 = json.loads((tmp_path / "stats_0.json").read_text())
     s1 = json.loads((tmp_path / "stats_1.json").read_text())
     assert s0["hist"] == s1["hist"]  # all-reduced statistics identical on both ranks
