@@ -3,10 +3,11 @@
 # Installs what is missing into .venv, then runs the whole suite, real-data tests included
 # (they read ../shared and skip only when it is absent).
 #
-# With no arguments the suite runs as two pytest processes: the emulated-ARM check (tests/arm),
-# then everything else (with the FPS gate's pytest-benchmark JSON autosaved under .benchmarks/
-# for trends). Sharing one process, the ARM fixtures and the training tests crashed the
-# interpreter (SIGSEGV inside CPython, reproducible only in that combination; docs/testing.md).
+# With no arguments the suite runs as three pytest processes: the emulated-ARM check (tests/arm);
+# the runtime, evaluation, FPS gate (pytest-benchmark JSON autosaved under .benchmarks/ for
+# trends) and packaging tests; then the training tests. In one process the whole suite crashed the
+# interpreter (SIGSEGV inside CPython at the same point every time; cause not found yet:
+# docs/testing.md); each group alone passes.
 # Arguments are passed to a single pytest run instead (e.g. `bash scripts/test.sh tests/runtime -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,5 @@ if [ "$#" -gt 0 ]; then
   exec python -m pytest "$@"
 fi
 python -m pytest tests/arm
-python -m pytest --ignore=tests/arm --benchmark-autosave
+python -m pytest tests --ignore=tests/arm --ignore=tests/training --benchmark-autosave
+python -m pytest tests/training
