@@ -44,12 +44,13 @@ def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndar
     ../shared is present (cycled if the sequence is shorter), else the synthetic demo clip."""
     import cv2
 
+    from .evaluation.annotations import read_boxes
+
     seq_dir = shared_dir() / "data" / "sot" / "eval" / (sequence or DEFAULT_SEQUENCE)
     if (seq_dir / "groundtruth.txt").is_file():
         files = sorted((seq_dir / "img").glob("*.jpg"))[: n + 1]
         frames = [cv2.imread(str(f)) for f in files]
-        with open(seq_dir / "groundtruth.txt") as f:
-            box = tuple(float(v) for v in f.readline().replace("\t", ",").split(","))
+        box = tuple(float(v) for v in read_boxes(seq_dir / "groundtruth.txt")[0])
         h, w = frames[0].shape[:2]
         return frames, box, f"{seq_dir} ({len(frames)} frames, {w}x{h})"
     if sequence is not None:
