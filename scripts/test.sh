@@ -5,9 +5,8 @@
 #
 # With no arguments the suite runs as three pytest processes: the emulated-ARM check (tests/arm);
 # the runtime, evaluation, FPS gate (pytest-benchmark JSON autosaved under .benchmarks/ for
-# trends) and packaging tests; then the training tests. In one process the whole suite crashed the
-# interpreter (SIGSEGV inside CPython at the same point every time; cause not found yet:
-# docs/testing.md); each group alone passes.
+# trends) and packaging tests; then the training tests. In one process the suite crashed the
+# interpreter: an OpenVINO bf16 compile followed by the torch training tests (docs/testing.md).
 # Arguments are passed to a single pytest run instead (e.g. `bash scripts/test.sh tests/runtime -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
