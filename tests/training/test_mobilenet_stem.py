@@ -303,7 +303,9 @@ def test_default_cpu_config_builds_with_pretrained_stem_and_lr_groups(real_weigh
     assert model.backbone.pos_embed_z.shape[1] == 36 and model.backbone.pos_embed_x.shape[1] == 144
     o = cfg.optim
     head, slow = param_groups(model, o.lr, o.backbone_lr_scale, o.backbone_keys)
-    stem_params = {id(p) for p in model.backbone.patch_embed.features.parameters()}
+    frozen = mcfg.stem_options["freeze_layers"]
+    assert frozen == 7 and not any(p.requires_grad for p in model.backbone.patch_embed.features[:frozen].parameters())
+    stem_params = {id(p) for p in model.backbone.patch_embed.features[frozen:].parameters()}
     assert {id(p) for p in slow["params"]} == stem_params and slow["lr"] == pytest.approx(0.1 * o.lr)
     assert head["lr"] == o.lr and any(p is model.backbone.patch_embed.proj.weight for p in head["params"])
     assert any(p is model.backbone.blocks[0].attn.qkv.weight for p in head["params"])
@@ -330,3 +332,19 @@ def test_one_training_epoch_keeps_the_files_bn_statistics(fake_weights, sot_trai
     assert all(torch.equal(state[k], sd[k]) for k in state if "running" in k)
     assert not torch.equal(state["features.13.conv.2.weight"], sd["features.13.conv.2.weight"])
     assert [g["initial_lr"] for g in trainer.optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+
+
+def test_quantizer_groups_on_a_conv_stem(tmp_path):
+    """``patch_embed`` keeps only the stem's first Conv in float (not the whole stem); ``stem`` keeps all."""
+    import onnx
+
+    from training.export.onnx_export import export_onnx
+    from training.export.quantize import select_nodes
+
+    torch.manual_seed(0)
+    path = export_onnx(build_model(stem_config()).eval(), tmp_path / "m.onnx")
+    m = onnx.load(str(path))
+    convs = [n.name for n in m.graph.node if n.op_type == "Conv" and "patch_embed/" in n.name]
+    first = select_nodes(m, ["patch_embed"])
+    assert len(first) == 2 and all("features.0/" in n for n in first)  # template + search path
+    assert sorted(select_nodes(m, ["stem"])) == sorted(convs) and len(convs) > 10

@@ -16,7 +16,9 @@
 
 Exclusion groups (``exclude`` items; anything else is a regex on node names):
 
-``patch_embed``  the patch-embedding Conv(s) (the first layer, fed raw normalised pixels)
+``patch_embed``  the first layer, fed raw normalised pixels: the ViT's 16x16 patch Conv, or the
+                 first Conv of a convolutional stem (``features.0``)
+``stem``         every Conv of a convolutional stem (``patch_embed/features``) and its projection
 ``head``         every Conv of the box head
 ``head_out``     only the last 1x1 Conv of each head branch (produces the maps)
 ``attention``    the activation x activation MatMuls (q k^T, attn v)
@@ -47,7 +49,12 @@ DEFAULT_EXCLUDE: dict[str, tuple[str, ...]] = {
     "int8-static": ("patch_embed", "head_out"),
     "openvino-int8": ("patch_embed", "head_out"),
 }
-GROUPS = ("patch_embed", "head", "head_out", "attention")
+GROUPS = ("patch_embed", "stem", "head", "head_out", "attention")
+# the first layer only: a conv stem's features.0 (not its later layers, nor its 1x1 projection
+# ``patch_embed/proj``), else the ViT's 16x16 patch Conv ``patch_embed/proj``
+STEM_FIRST = re.compile(r"patch_embed/features/features\.0/")
+VIT_PATCH = re.compile(r"patch_embed/proj(_\d+)?/")  # proj_1: the 2nd call (search)
+STEM_ANY = re.compile(r"patch_embed/")
 ORT_PLATFORMS = ["x86_64", "aarch64"]
 OPENVINO_INT8_PLATFORMS = ["x86_64"]
 
@@ -65,7 +72,10 @@ def select_nodes(onnx_model, exclude: Iterable[str]) -> list[str]:
     picked: list[str] = []
     for item in exclude:
         if item == "patch_embed":
-            hit = [n.name for n in g.node if n.op_type == "Conv" and "patch_embed" in n.name]
+            convs = [n.name for n in g.node if n.op_type == "Conv"]
+            hit = [n for n in convs if STEM_FIRST.search(n)] or [n for n in convs if VIT_PATCH.search(n)]
+        elif item == "stem":
+            hit = [n.name for n in g.node if n.op_type == "Conv" and STEM_ANY.search(n.name)]
         elif item == "head":
             hit = [n.name for n in g.node if n.op_type == "Conv" and "box_head" in n.name]
         elif item == "head_out":
