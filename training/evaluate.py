@@ -82,7 +82,7 @@ class TorchTracker:
 def load_tracker(checkpoint: str | Path, device: str = "cpu") -> TorchTracker:
     ckpt = load_checkpoint(checkpoint, map_location=device)
     cfg = ModelConfig.from_dict(ckpt["model_config"])
-    model = build_model(cfg)
+    model = build_model(cfg.for_full_state_dict())  # the state dict fills the stem too
     model.load_state_dict(ckpt["model"])
     return TorchTracker(model.to(device), cfg)
 

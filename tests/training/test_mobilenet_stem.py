@@ -348,3 +348,29 @@ def test_quantizer_groups_on_a_conv_stem(tmp_path):
     first = select_nodes(m, ["patch_embed"])
     assert len(first) == 2 and all("features.0/" in n for n in first)  # template + search path
     assert sorted(select_nodes(m, ["stem"])) == sorted(convs) and len(convs) > 10
+
+
+def test_checkpoint_rebuilds_without_the_stem_init_file(fake_weights, tmp_path):
+    """A trained checkpoint holds every stem tensor; the ImageNet file named in its config may be gone."""
+    import shutil
+
+    from training.checkpoint import FORMAT, VERSION
+    from training.evaluate import load_tracker as load_torch_tracker
+    from training.models.checkpoints import load_tracker
+
+    init = tmp_path / "init.pth"
+    shutil.copy(fake_weights[0], init)
+    torch.manual_seed(0)
+    cfg = stem_config(init)
+    model = build_model(cfg).eval()
+    ckpt = tmp_path / "trained.pt"
+    torch.save({"format": FORMAT, "version": VERSION, "model_config": cfg.to_dict(), "model": model.state_dict()}, ckpt)
+    init.unlink()
+    with pytest.raises(StemWeightsError, match="not found"):
+        build_model(cfg)
+    rebuilt, _ = load_tracker(ckpt)
+    assert rebuilt.cfg.stem_options["weights"] is None
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, rebuilt.state_dict()[k]), k
+    assert torch.equal(load_torch_tracker(ckpt).model.backbone.patch_embed.features[0][0].weight,
+                       model.backbone.patch_embed.features[0][0].weight)

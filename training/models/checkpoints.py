@@ -369,7 +369,8 @@ def load_tracker(
             )
         info["config_source"] = "inferred from tensors + given config"
     try:
-        model = build_model(ModelConfig.from_dict(cfg_dict))
+        # every tensor comes from the file below: the stem's ImageNet init file is not needed
+        model = build_model(ModelConfig.from_dict(cfg_dict).for_full_state_dict())
     except (TypeError, ValueError) as e:
         raise PretrainedLoadError(f"bad model config for {path}: {e}") from e
     report = load_pretrained(model, {"model": state}, kind="ostrack", min_loaded_fraction=1.0)

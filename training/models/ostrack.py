@@ -14,7 +14,7 @@ one-to-one (``backbone.*``, ``box_head.*``):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -83,6 +83,13 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
         return cls(**d)
+
+    def for_full_state_dict(self) -> "ModelConfig":
+        """This config without the stem's ImageNet init file (``stem_options.weights``): for building a
+        network whose every tensor is then loaded from a checkpoint, so the file need not exist here."""
+        if not self.stem_options.get("weights"):
+            return self
+        return replace(self, stem_options={**self.stem_options, "weights": None})
 
 
 # ----------------------------------------------------------------------------- building blocks
