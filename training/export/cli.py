@@ -61,6 +61,28 @@ def read_config(path: Path) -> dict[str, Any]:
     return dict(d)
 
 
+def training_summary(checkpoint: Path) -> dict[str, Any]:
+    """How a checkpoint of ``sstrack-train`` was trained (for the card); {} for other checkpoints."""
+    import torch
+
+    obj = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = obj.get("config") if isinstance(obj, dict) else None
+    if not isinstance(cfg, dict):
+        return {}
+    data, sched = cfg.get("data", {}), cfg.get("schedule", {})
+    epochs = int(obj.get("epoch", 0))
+    per_epoch = int(data.get("samples_per_epoch", 0))
+    last = obj.get("metrics") or {}
+    return {
+        "config": cfg.get("name"), "epochs": epochs, "samples_per_epoch": per_epoch,
+        "pairs_seen": epochs * per_epoch * int(obj.get("world_size", 1)),
+        "datasets": [{k: d.get(k) for k in ("kind", "root", "weight")} for d in data.get("datasets", [])],
+        "sampler": sched.get("sampler"), "gradient_scaling": sched.get("gradient_scaling"),
+        "final_train_mean_iou": round(float(last["mean_iou"]), 4) if "mean_iou" in last else None,
+        "optim": cfg.get("optim"),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sstrack-export", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
@@ -110,6 +132,7 @@ def _run(args) -> int:
         raise ValueError(f"--exclude names variant(s) {stray} that --quantize does not build ({names})")
     base = read_config(args.config) if args.config else {}
     over = parse_arch(args.arch)
+    metrics: dict[str, Any] = {}
     if args.random:
         torch.manual_seed(args.seed)
         model = build_model(ModelConfig.from_dict({**base, **over})).eval()
@@ -125,6 +148,7 @@ def _run(args) -> int:
         trained = True
         source = {"path": str(args.checkpoint), "sha256": sha256_file(args.checkpoint), "trained": True,
                   "notes": f"config {info['config_source']}; epoch {info.get('epoch')}; load {info['report']}"}
+        metrics["training"] = training_summary(args.checkpoint)
     cfg = model.cfg
     calib = compare = None
     if names:
@@ -145,7 +169,7 @@ def _run(args) -> int:
     card = export_model(
         model, args.out, name=args.name, trained=trained, source_checkpoint=source,
         openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,
-        compare_threads=args.threads, exclude=exclude or None,
+        compare_threads=args.threads, exclude=exclude or None, metrics=metrics,
     )
     print(f"wrote {args.out} ({card.name}, trained={card.trained}, {cfg.depth} blocks x {cfg.embed_dim}, "
           f"{card.architecture['macs'] / 1e9:.3f} GMACs)")

@@ -1,0 +1,149 @@
+"""The final INT8 keep rule for a *trained* model: tracking accuracy on real sequences.
+
+:mod:`training.export.compare` can only check that INT8 crops agree with FP32 (all an untrained
+network allows). For a trained model the rule is the one users care about (docs/export-and-quantization.md):
+
+    an INT8 variant is kept when it is faster than the same backend's FP32 (``speedup`` from
+    :mod:`~training.export.compare`) **and** its mean success AUC on the evaluation sequences is
+    at most ``max_auc_drop`` (1.0) points below the ONNX Runtime FP32 variant's.
+
+Every variant is run through the runtime's ``Tracker`` (one-pass evaluation, offline, by
+:func:`sstrack_edge.evaluation.evaluate.evaluate`), so the gate measures exactly what ships.
+With ``--update-card`` the card gets, per variant, ``eval_auc`` / ``eval_precision20`` /
+``auc_drop`` and the new ``kept``, and ``metrics["eval"]`` for the FP32 reference.
+
+Usage::
+
+    python -m training.export.accuracy_gate MODEL_DIR [--data ../shared/data/sot/eval] [--threads 1]
+        [--out runs/accuracy_gate] [--update-card [--prune]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from sstrack_edge.evaluation.datasets import load_dataset
+from sstrack_edge.evaluation.evaluate import ModeResult, evaluate
+from sstrack_edge.model_card import ModelCard, Variant
+
+MAX_AUC_DROP = 1.0
+REFERENCE = "fp32"  # the ONNX Runtime FP32 variant every INT8 variant is held against
+RULE = (f"kept = faster than the same backend's FP32 and success AUC >= FP32 AUC - {MAX_AUC_DROP} "
+        "on the evaluation sequences (training.export.accuracy_gate)")
+
+
+def tracker_name(model_dir: str | os.PathLike, v: Variant) -> str:
+    """The evaluation toolkit's name for one variant of ``model_dir``."""
+    if v.name == REFERENCE:
+        return f"sstrack:{model_dir}:onnxruntime:fp32"
+    if v.name == "openvino-fp32":
+        return f"sstrack:{model_dir}:openvino:fp32"
+    return f"sstrack:{model_dir}:{v.backend}:{v.name}"
+
+
+def runnable_here(v: Variant) -> bool:
+    return platform.machine().lower() in {p.lower() for p in v.platforms} if v.platforms else True
+
+
+def evaluate_variants(
+    model_dir: str | os.PathLike,
+    data_root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    names: list[str] | None = None,
+    threads: int = 1,
+    progress: bool = False,
+) -> dict[str, ModeResult]:
+    """Offline OPE of each variant (default: FP32 and every INT8 variant runnable on this machine)."""
+    card = ModelCard.load(model_dir)
+    if not card.trained:
+        raise ValueError(f"model {card.name!r} is untrained (trained: false): its AUC says nothing; "
+                         "use training.export.compare for crop agreement instead")
+    if names is None:
+        names = [REFERENCE] + [v.name for v in card.variants if v.precision == "int8" and runnable_here(v)]
+    variants = [card.variant(n) for n in names]
+    sequences = load_dataset(Path(data_root), "sot", None)
+    specs = [tracker_name(card.root, v) for v in variants]
+    results = evaluate(sequences, specs, out_dir, modes=("offline",), threads=threads, progress=progress)
+    return {v.name: r for v, r in zip(variants, results)}
+
+
+def apply_gate(card: ModelCard, results: dict[str, ModeResult], data_root: str,
+               max_auc_drop: float = MAX_AUC_DROP) -> dict[str, dict[str, Any]]:
+    """Set ``kept`` and the eval metrics of every evaluated INT8 variant; returns per-variant rows.
+    AUC and precision are in points (percent), like ``max_auc_drop``."""
+    if REFERENCE not in results:
+        raise ValueError(f"the gate needs the {REFERENCE!r} variant's result")
+    ref = results[REFERENCE].summary
+    rows: dict[str, dict[str, Any]] = {}
+    frames = sum(len(r.times) for r in results[REFERENCE].runs.values())
+    card.metrics["eval"] = {
+        "data": data_root, "sequences": ref.sequences, "frames": frames, "variant": REFERENCE,
+        "auc": round(100 * ref.auc, 2), "precision20": round(100 * ref.precision20, 2),
+        "scoring": "mean over sequences of success AUC (21 IoU thresholds) / precision at 20 px; "
+                   "frame 0 and absent-target frames excluded (sstrack_edge.evaluation)",
+    }
+    for name, res in results.items():
+        v = card.variant(name)
+        s = res.summary
+        drop = 100 * (ref.auc - s.auc)  # AUC points (percent)
+        row = {"eval_auc": round(100 * s.auc, 2), "eval_precision20": round(100 * s.precision20, 2),
+               "auc_drop": round(drop, 2), "eval_fps_offline": round(res.fps, 1)}
+        if v.precision == "int8":
+            faster = bool(v.metrics.get("speedup", 0.0) > 1.0)
+            accurate = bool(round(drop, 6) <= max_auc_drop)  # 1.0 exactly passes, float noise aside
+            row.update(faster=faster, within_auc=accurate, gate_rule=RULE)
+            v.kept = faster and accurate
+        v.metrics = {**v.metrics, **row}
+        rows[name] = {**row, "kept": v.kept}
+    return rows
+
+
+def prune_rejected(card: ModelCard) -> list[str]:
+    """Delete the files of INT8 variants that failed the gate; their numbers stay in
+    ``card.metrics["rejected_variants"]`` so the decision is on record. Returns the removed names."""
+    gone = [v for v in card.variants if v.precision == "int8" and not v.kept]
+    keep_files = {f for v in card.variants if v not in gone for f in v.files.values()}
+    rejected = card.metrics.setdefault("rejected_variants", {})
+    for v in gone:
+        rejected[v.name] = {"backend": v.backend, **v.metrics}
+        for f in v.files.values():
+            if f not in keep_files:
+                (card.root / f).unlink(missing_ok=True)
+    card.variants = [v for v in card.variants if v not in gone]
+    return [v.name for v in gone]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.export.accuracy_gate",
+                                description="INT8 keep rule of a trained model: within 1.0 AUC of FP32, and faster")
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("--data", default="../shared/data/sot/eval", help="sot-layout evaluation sequences")
+    p.add_argument("--out", type=Path, default=Path("runs/accuracy_gate"), help="result files (re-running resumes)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-auc-drop", type=float, default=MAX_AUC_DROP)
+    p.add_argument("--update-card", action="store_true", help="write kept / eval metrics into the model card")
+    p.add_argument("--prune", action="store_true",
+                   help="with --update-card: delete the files of rejected INT8 variants (numbers stay in the card)")
+    args = p.parse_args(argv)
+    card = ModelCard.load(args.model_dir)
+    results = evaluate_variants(args.model_dir, args.data, args.out, threads=args.threads, progress=True)
+    rows = apply_gate(card, results, str(args.data), args.max_auc_drop)
+    print("| variant | AUC | P@20 | AUC drop vs fp32 | speedup vs FP32 | kept |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for name, r in rows.items():
+        speed = card.variant(name).metrics.get("speedup", "")
+        print(f"| {name} | {r['eval_auc']:.2f} | {r['eval_precision20']:.2f} | {r['auc_drop']:+.2f} | {speed} | {r['kept']} |")
+    if args.update_card:
+        if args.prune:
+            print(f"removed rejected variants: {prune_rejected(card) or 'none'}")
+        card.save(card.root)
+        print(f"card updated: {card.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
