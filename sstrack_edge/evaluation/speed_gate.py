@@ -232,6 +232,7 @@ class GateBaseline:
     rounds: int
     calls: int
     measured: dict = field(default_factory=dict)  # repeats, spread, machine, date, command
+    precision: str = "fp32"  # Tracker(precision=...) of the gated variant
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "GateBaseline":

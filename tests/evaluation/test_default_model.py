@@ -1,0 +1,82 @@
+"""The bundled default model (models/default): what ``Tracker()`` loads, and its accuracy gates.
+
+* the card is trained, ships the ONNX FP32 file and at least one kept INT8 variant, and records
+  how it was trained and what it scored;
+* ``Tracker()`` and ``sstrack-edge demo`` use it with no arguments;
+* on ../shared/data/sot/eval, FP32 reproduces the card's AUC (within 1.0 point: other CPUs may
+  round differently) and every kept INT8 variant runnable here is within 1.0 AUC point of FP32 (the
+  keep rule of training/export/accuracy_gate.py, re-checked on every CI run).
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+
+import numpy as np
+import pytest
+
+import sstrack_edge
+from sstrack_edge.backends import default_model_dir
+from sstrack_edge.evaluation.datasets import load_dataset
+from sstrack_edge.evaluation.evaluate import evaluate
+from sstrack_edge.geometry import iou_xywh
+from sstrack_edge.model_card import ModelCard
+
+MAX_AUC_DROP = 1.0  # training.export.accuracy_gate.MAX_AUC_DROP (the runtime tests do not import training)
+
+
+@pytest.fixture(scope="module")
+def card() -> ModelCard:
+    return ModelCard.load(default_model_dir())
+
+
+def here(v) -> bool:
+    return platform.machine().lower() in {p.lower() for p in v.platforms}
+
+
+def test_default_model_is_trained_and_documented(card):
+    assert card.root.name == "default" and card.trained
+    names = [v.name for v in card.variants]
+    assert "fp32" in names and card.variant("fp32").files["model"].endswith(".onnx")
+    int8 = [v for v in card.variants if v.precision == "int8"]
+    assert int8 and all(v.kept for v in int8), "ship only INT8 variants that passed the gate"
+    for v in int8:
+        assert v.metrics["auc_drop"] <= MAX_AUC_DROP and v.metrics["speedup"] > 1.0, v.name
+    assert card.metrics["eval"]["auc"] >= 50.0 and card.metrics["eval"]["sequences"] == 11
+    assert card.metrics["training"]["sampler"] == "interval" and card.metrics["training"]["gradient_scaling"]
+    assert card.metrics["training"]["pairs_seen"] > 0
+
+
+def test_tracker_with_no_arguments_follows_a_real_target(sot_eval):
+    seq = next(s for s in load_dataset(sot_eval, "sot") if s.name == "car14")
+    tracker = sstrack_edge.Tracker(threads=1)
+    assert tracker.card.root == default_model_dir()
+    tracker.init(seq.read_frame(0), seq.init_box)
+    ious = []
+    for i in range(1, 60):
+        tracker.update(seq.read_frame(i))
+        ious.append(iou_xywh(tracker.result.bbox, seq.ground_truth[i]))
+    assert np.mean(ious) > 0.5
+
+
+def test_demo_runs_on_the_default_model(tmp_path, capsys):
+    from sstrack_edge.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--frames", "30", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"mean_iou_visible: ([0-9.]+)", out).group(1)) > 0.5
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_fp32_reproduces_the_card_and_int8_is_within_one_auc_point(card, sot_eval, tmp_path):
+    variants = [card.variant("fp32")] + [v for v in card.variants if v.precision == "int8" and here(v)]
+    specs = [f"sstrack:{card.root}:onnxruntime:fp32"] + [f"sstrack:{card.root}:{v.backend}:{v.name}"
+                                                         for v in variants[1:]]
+    results = evaluate(load_dataset(sot_eval, "sot"), specs, tmp_path, modes=("offline",), threads=1,
+                       progress=False)
+    auc = {v.name: 100 * r.summary.auc for v, r in zip(variants, results)}
+    assert abs(auc["fp32"] - card.metrics["eval"]["auc"]) <= 1.0, auc
+    for v in variants[1:]:
+        assert auc[v.name] >= auc["fp32"] - MAX_AUC_DROP, (v.name, auc)
