@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 CKPT=${1:?usage: build_default_model.sh CHECKPOINT [OUT_DIR]}
 OUT=${2:-models/default}
 SHARED=${SSTRACK_SHARED:-../shared}
-rm -rf "$OUT"
+GATE_RUNS="runs/accuracy_gate_$(basename "$OUT")"
+rm -rf "$OUT" "$GATE_RUNS"  # the gate resumes from result files: never reuse another model's
 sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default-cpu \
     --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$SHARED/data/sot/train" --threads 1
 python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train" --update-card
-python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --out "runs/accuracy_gate_$(basename "$OUT")" \
+python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --out "$GATE_RUNS" \
     --threads 1 --update-card --prune
