@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--record", action="store_true",
+                   help="append {epoch, auc, precision20} to the run's eval.jsonl (training curve; training.plot)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,7 +160,22 @@ def main(argv: list[str] | None = None) -> int:
           f"({res['frames']} frames, {res['seconds']:.1f}s)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    if args.record:
+        print(f"recorded in {record_in_run(ck, res)}")
     return 0
+
+
+def record_in_run(checkpoint: Path, res: dict) -> Path:
+    """Append the result to ``eval.jsonl`` of the run that wrote ``checkpoint`` (RUN/last.pt or
+    RUN/checkpoints/epoch_N.pt), one line per evaluated epoch."""
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    epoch = int(load_checkpoint(checkpoint)["epoch"])
+    line = {"epoch": epoch, "auc": round(res["auc"], 2), "precision20": round(res["precision20"], 2),
+            "sequences": res["sequences"], "data": res["data"], "checkpoint": checkpoint.name}
+    path = run / "eval.jsonl"
+    with path.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    return path
 
 
 if __name__ == "__main__":

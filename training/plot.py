@@ -5,7 +5,9 @@ Usage::
 
     python -m training.plot RUN_DIR [--out DIR]      # or: sstrack-train plot RUN_DIR
 
-Writes ``q_over_epochs.png`` and ``training_curves.png`` (into RUN_DIR unless ``--out``).
+Writes ``q_over_epochs.png`` and ``training_curves.png`` (into RUN_DIR unless ``--out``); the
+curves include eval AUC / P@20 per epoch when the run has an ``eval.jsonl``
+(``python -m training.evaluate RUN_DIR/checkpoints/epoch_N.pt --record``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ def read_log(run_dir: str | Path) -> list[dict]:
     if not recs:
         raise ValueError(f"training log {path} has no epochs yet")
     return recs
+
+
+def read_eval_log(run_dir: Path) -> list[dict]:
+    """``eval.jsonl`` lines (``python -m training.evaluate CKPT --record``), one per epoch (the last wins)."""
+    path = Path(run_dir) / "eval.jsonl"
+    if not path.is_file():
+        return []
+    by_epoch = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            by_epoch[r["epoch"]] = r
+    return [by_epoch[e] for e in sorted(by_epoch)]
 
 
 def bin_labels(n: int, run_dir: Path) -> list[str]:
@@ -79,7 +94,8 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     fig.savefig(p1, dpi=110)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    evals = read_eval_log(run_dir)
+    fig, axes = plt.subplots(1, 4 if evals else 3, figsize=(21 if evals else 16, 4.5))
     for key in ("loss", "giou", "l1", "focal"):
         axes[0].plot(epochs, [r[key] for r in recs], marker=".", label=key)
     axes[0].set_yscale("log")
@@ -89,6 +105,10 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     axes[1].set_title("mean IoU, tau, d(e)")
     axes[2].plot(epochs, [r["samples_per_s"] for r in recs], marker=".", label="samples/s")
     axes[2].set_title("throughput")
+    if evals:
+        for key, label in (("auc", "success AUC"), ("precision20", "precision @20px")):
+            axes[3].plot([r["epoch"] for r in evals], [r[key] for r in evals], marker="o", label=label)
+        axes[3].set_title(f"eval ({evals[-1]['sequences']} sequences, training.evaluate)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -83,6 +83,25 @@ def test_evaluate_checkpoint_tracks_a_real_sequence(short_run, sot_eval):
         evaluate_checkpoint(out / "last.pt", sot_eval, sequences=["no_such_sequence"])
 
 
+@pytest.mark.realdata
+def test_recorded_eval_joins_the_training_curve(short_run, sot_eval, tmp_path):
+    import shutil
+
+    from sstrack_edge.evaluation.datasets import read_sot
+    from training.evaluate import main as evaluate_main
+    from training.plot import read_eval_log
+
+    out, _ = short_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run, ignore=shutil.ignore_patterns("tb"))
+    seq = min(read_sot(sot_eval), key=len).name
+    assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--record"]) == 0
+    evals = read_eval_log(run)
+    assert [e["epoch"] for e in evals] == [3] and evals[0]["sequences"] == 1 and 0 <= evals[0]["auc"] <= 100
+    narrow = plot_run(run, tmp_path / "plain")[1].stat().st_size
+    assert narrow > 10_000  # the curves now have a fourth (eval) panel
+
+
 def test_backbone_lr_groups():
     from training.models.ostrack import ModelConfig, build_model
     from _train_tiny import TINY_MODEL
