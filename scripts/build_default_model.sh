@@ -5,7 +5,8 @@
 #      compared with FP32 on 32 held-out real crop pairs for speed;
 #   2. choose inference.lost_threshold on the *train* sequences;
 #   3. keep an INT8 variant only if it is faster and within 1.0 AUC point of FP32 on the eval
-#      sequences; delete the rest (their numbers stay in the card).
+#      sequences; delete the rest (their numbers stay in the card);
+#   4. evaluate it next to the OpenCV peers, offline and streaming, and record that in the card.
 #   bash scripts/build_default_model.sh CHECKPOINT [OUT_DIR]      (inside .venv, torch installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,26 @@ sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default-cpu
 python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train" --update-card
 python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --out "$GATE_RUNS" \
     --threads 1 --update-card --prune
+# 4. the table against the OpenCV peers, offline and streaming, on the same machine in one run
+#    (benchmarks/RESULTS.md); the default selection's and the peers' rows go into the card
+EVAL_RUNS="runs/eval_$(basename "$OUT")"
+rm -rf "$EVAL_RUNS"
+sstrack-edge eval "$SHARED/data/sot/eval" --format sot --threads 2 --out "$EVAL_RUNS" --quiet \
+    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:nano,opencv:csrt,opencv:mil,opencv:kcf"
+python - "$OUT" "$EVAL_RUNS/summary.json" <<'PY'
+import json, os, platform, sys
+from sstrack_edge.model_card import ModelCard
+card, summary = ModelCard.load(sys.argv[1]), json.load(open(sys.argv[2]))
+rows = {}
+for name, t in summary["trackers"].items():
+    rows[name.replace(sys.argv[1], "<this model>")] = {
+        mode: {"auc": round(100 * m["auc"], 1), "precision20": round(100 * m["precision20"], 1),
+               "fps": round(m["fps"], 1), "processed": round(m["processed_fraction"], 3)}
+        for mode, m in t.items() if mode in ("offline", "streaming")}
+card.metrics["eval_vs_peers"] = {
+    "data": summary["conventions"]["root"], "threads": 2, "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+    "note": "one run of sstrack-edge eval, offline and streaming (simulated real time at the source frame rate)",
+    "trackers": rows}
+card.save(card.root)
+print(json.dumps(rows, indent=1))
+PY
