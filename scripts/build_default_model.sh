@@ -25,7 +25,7 @@ python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --
 EVAL_RUNS="runs/eval_$(basename "$OUT")"
 rm -rf "$EVAL_RUNS"
 sstrack-edge eval "$SHARED/data/sot/eval" --format sot --threads 2 --out "$EVAL_RUNS" --quiet \
-    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:nano,opencv:csrt,opencv:mil,opencv:kcf"
+    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:nano,opencv:csrt,opencv:kcf"
 python - "$OUT" "$EVAL_RUNS/summary.json" <<'PY'
 import json, os, platform, sys
 from sstrack_edge.model_card import ModelCard
