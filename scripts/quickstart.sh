@@ -15,7 +15,7 @@ SHARED=${SSTRACK_SHARED:-../shared}
 MODEL=${SSTRACK_MODEL:-$(python -c "import sstrack_edge.backends as b; print(b.default_model_dir())")}
 echo "model: $MODEL"
 
-SEQ=$SHARED/data/sot/eval/${SSTRACK_QUICKSTART_SEQ:-TBD_SEQ}
+SEQ=$SHARED/data/sot/eval/${SSTRACK_QUICKSTART_SEQ:-S1301}
 if [ -d "$SEQ/img" ]; then
   BOX=$(head -n 1 "$SEQ/groundtruth.txt" | tr -s ' \t' ',,')
   sstrack-edge track "$SEQ/img" --bbox "$BOX" --model "$MODEL" --fps 30 \
