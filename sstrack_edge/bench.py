@@ -153,7 +153,8 @@ def _torch_row(card, threads: int) -> Row | None:
     from dataclasses import fields
 
     known = {f.name for f in fields(ModelConfig)}  # the card's architecture also records macs/params
-    net = build_model(ModelConfig.from_dict({k: v for k, v in card.architecture.items() if k in known})).eval()
+    cfg = ModelConfig.from_dict({k: v for k, v in card.architecture.items() if k in known})
+    net = build_model(cfg.for_full_state_dict()).eval()  # random weights: no stem init file needed
     keys = ("score_map", "size_map", "offset_map")
 
     def factory(_loaded):
