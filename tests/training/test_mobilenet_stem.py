@@ -348,6 +348,11 @@ def test_quantizer_groups_on_a_conv_stem(tmp_path):
     first = select_nodes(m, ["patch_embed"])
     assert len(first) == 2 and all("features.0/" in n for n in first)  # template + search path
     assert sorted(select_nodes(m, ["stem"])) == sorted(convs) and len(convs) > 10
+    ov = pytest.importorskip("openvino")
+    from training.export.quantize import _ov_ignored_scope
+
+    _, found = _ov_ignored_scope(ov.Core().read_model(str(path)), convs)  # depthwise = GroupConvolution
+    assert len(found) >= len(convs)
 
 
 def test_checkpoint_rebuilds_without_the_stem_init_file(fake_weights, tmp_path):

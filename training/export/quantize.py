@@ -147,13 +147,13 @@ def _ov_ignored_scope(ov_model, onnx_excluded: list[str]):
     import nncf
 
     weighted = [op.get_friendly_name() for op in ov_model.get_ops()
-                if op.get_type_name() in ("Convolution", "MatMul")]
+                if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul")]  # group: depthwise
     found, missing = [], []
     for n in onnx_excluded:
         hit = [f for f in weighted if f == n or f.startswith(n + "/")]
         (found.extend(hit) if hit else missing.append(n))
     if missing:
-        raise ValueError(f"OpenVINO model has no Convolution/MatMul for ONNX nodes {missing[:4]}; "
+        raise ValueError(f"OpenVINO model has no (Group)Convolution/MatMul for ONNX nodes {missing[:4]}; "
                          f"cannot build the NNCF ignored scope")
     return nncf.IgnoredScope(names=found), found
 
