@@ -3,8 +3,9 @@
 One process, one thread count, the same pre-decoded real frames for every row. Rows:
 
 * each variant of the model card whose backend is installed (ORT / OpenVINO x fp32 / int8);
-* the same network in torch eager FP32 (only if ``torch`` and ``training`` import: built from the
-  card's ``architecture`` with random weights, plugged into the same ``Tracker`` so crop and
+* the same network in torch eager FP32 (only when the training package is installed: its
+  ``sstrack_edge.reference_networks`` entry point builds it from the card's ``architecture`` with
+  random weights, plugged into the same ``Tracker`` so crop and
   decode are identical; speed does not depend on weight values);
 * OpenCV ``TrackerNano`` (NanoTrack v2 ONNX files, when found) and ``TrackerCSRT``.
 
@@ -136,42 +137,31 @@ def _tracker_row(name, tracker, kind="sstrack", note="") -> Row:
     )
 
 
-def _torch_row(card, threads: int) -> Row | None:
-    """The card's network in torch eager FP32, inside the same Tracker (same crop and decode)."""
-    try:
-        import torch
+REFERENCE_GROUP = "sstrack_edge.reference_networks"  # entry points: name -> f(card, threads) -> (net, run)
 
-        from training.models.ostrack import ModelConfig, build_model
+
+def _torch_row(card, threads: int) -> Row | None:
+    """The card's network in torch eager FP32, inside the same Tracker (same crop and decode).
+
+    Provided by the training package through the ``sstrack_edge.reference_networks`` entry point
+    (``training.bench_torch``), so the runtime itself never imports ``training`` or torch."""
+    from importlib.metadata import entry_points
+
+    eps = [ep for ep in entry_points(group=REFERENCE_GROUP) if ep.name == "torch-eager"]
+    try:
+        if not eps:
+            raise LookupError(f"no '{REFERENCE_GROUP}' entry point (pip install the [train] extra)")
+        net, run = eps[0].load()(card, threads)
     except Exception as e:  # torch or training missing: skip the row
         print(f"bench: torch eager row skipped ({type(e).__name__}: {e})", file=sys.stderr)
         return None
     from .backends import LoadedModel
+    from .model_card import Variant
     from .tracker import Tracker
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    from dataclasses import fields
-
-    known = {f.name for f in fields(ModelConfig)}  # the card's architecture also records macs/params
-    cfg = ModelConfig.from_dict({k: v for k, v in card.architecture.items() if k in known})
-    net = build_model(cfg.for_full_state_dict()).eval()  # random weights: no stem init file needed
-    keys = ("score_map", "size_map", "offset_map")
-
-    def factory(_loaded):
-        def run(template, search):
-            with torch.inference_mode():
-                out = net(torch.from_numpy(template), torch.from_numpy(search))
-            if isinstance(out, dict):
-                out = [out[k] for k in keys]
-            score, size, offset = (o.numpy() for o in out[:3])
-            return score[0, 0], size[0], offset[0]
-
-        return run
-
-    from .model_card import Variant
-
     v = Variant(name="torch-eager-fp32", backend="torch", precision="fp32", files={}, sha256={}, kept=True)
-    loaded = LoadedModel(card=card, variant=v, threads=threads, spin_wait=False, compiled=net, runner_factory=factory)
+    loaded = LoadedModel(card=card, variant=v, threads=threads, spin_wait=False, compiled=net,
+                         runner_factory=lambda _loaded: run)
     return _tracker_row("torch-eager-fp32", Tracker(loaded), kind="torch", note="random weights (speed only)")
 
 

@@ -28,3 +28,12 @@ def test_wheel_ships_models_package_and_configs(tmp_path):
     requires = [l for l in zipfile.ZipFile(wheel).read(meta).decode().splitlines() if l.startswith("Requires-Dist")]
     base = [r for r in requires if "extra ==" not in r]
     assert not any("torch" in r for r in base), base
+
+
+def test_runtime_never_imports_training():
+    """The import graph flows one way: training -> sstrack_edge (bench's torch row is an entry point)."""
+    import re
+
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "sstrack_edge").rglob("*.py")
+                 if re.search(r"^\s*(from|import)\s+training\b", p.read_text(), re.M)]
+    assert not offenders, offenders

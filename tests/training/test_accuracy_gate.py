@@ -56,3 +56,4 @@ def test_untrained_models_are_refused(int8_card, tmp_path):
         evaluate_variants(int8_card.root, tmp_path, tmp_path / "out")
     assert tracker_name("m", int8_card.variant("fp32")) == "sstrack:m:onnxruntime:fp32"
     assert tracker_name("m", int8_card.variant("int8-dynamic")) == "sstrack:m:onnxruntime:int8-dynamic"
+
