@@ -3,7 +3,8 @@
 # Installs what is missing into .venv, then runs the whole suite, real-data tests included
 # (they read ../shared and skip only when it is absent).
 #
-# With no arguments the suite runs as three pytest processes: the emulated-ARM check (tests/arm);
+# With no arguments the suite runs as four pytest processes: the emulated-ARM check (tests/arm), on
+# the tiny test network (with ORT INT8 variants) and then on the bundled default model;
 # the runtime, evaluation, FPS gate (pytest-benchmark JSON autosaved under .benchmarks/ for
 # trends) and packaging tests; then the training tests. In one process the suite crashed the
 # interpreter: an OpenVINO bf16 compile followed by the torch training tests (docs/testing.md).
@@ -16,5 +17,6 @@ if [ "$#" -gt 0 ]; then
   exec python -m pytest "$@"
 fi
 python -m pytest tests/arm
+SSTRACK_ARM_MODEL="$PWD/models/default" python -m pytest tests/arm   # the shipped model on emulated ARM too
 python -m pytest tests --ignore=tests/arm --ignore=tests/training --benchmark-autosave
 python -m pytest tests/training
