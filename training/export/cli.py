@@ -61,21 +61,20 @@ def read_config(path: Path) -> dict[str, Any]:
     return dict(d)
 
 
-def training_summary(checkpoint: Path) -> dict[str, Any]:
-    """How a checkpoint of ``sstrack-train`` was trained (for the card); {} for other checkpoints."""
-    import torch
-
-    obj = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    cfg = obj.get("config") if isinstance(obj, dict) else None
-    if not isinstance(cfg, dict):
+def training_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """How an ``sstrack-train`` checkpoint was trained (for the card), from ``load_tracker``'s info;
+    {} for other checkpoints."""
+    train = info.get("train")
+    if not train:
         return {}
+    cfg = train["config"]
     data, sched = cfg.get("data", {}), cfg.get("schedule", {})
-    epochs = int(obj.get("epoch", 0))
+    epochs = int(info.get("epoch") or 0)
     per_epoch = int(data.get("samples_per_epoch", 0))
-    last = obj.get("metrics") or {}
+    last = train["metrics"]
     return {
         "config": cfg.get("name"), "epochs": epochs, "samples_per_epoch": per_epoch,
-        "pairs_seen": epochs * per_epoch * int(obj.get("world_size", 1)),
+        "pairs_seen": epochs * per_epoch * train["world_size"],
         "datasets": [{k: d.get(k) for k in ("kind", "root", "weight")} for d in data.get("datasets", [])],
         "sampler": sched.get("sampler"), "gradient_scaling": sched.get("gradient_scaling"),
         "final_train_mean_iou": round(float(last["mean_iou"]), 4) if "mean_iou" in last else None,
@@ -148,7 +147,7 @@ def _run(args) -> int:
         trained = True
         source = {"path": str(args.checkpoint), "sha256": sha256_file(args.checkpoint), "trained": True,
                   "notes": f"config {info['config_source']}; epoch {info.get('epoch')}; load {info['report']}"}
-        metrics["training"] = training_summary(args.checkpoint)
+        metrics["training"] = training_summary(info)
     cfg = model.cfg
     calib = compare = None
     if names:

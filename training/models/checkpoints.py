@@ -337,13 +337,17 @@ def load_tracker(
       ``config`` or ``overrides`` (it is not in the weights), like ``ce_loc`` and the crop factors.
 
     Returns ``(model in eval mode, info)`` where info has ``trained_config`` (bool: config stored in
-    the file), ``report`` (LoadReport dict) and the raw checkpoint's ``epoch`` if present.
+    the file), ``report`` (LoadReport dict), the raw checkpoint's ``epoch`` if present and, for an
+    ``sstrack-train`` checkpoint, ``train`` (its training config, last epoch metrics, world size).
     """
     obj = read_checkpoint(path)
     state = unwrap_state_dict(obj)
     base = dict(config.to_dict() if isinstance(config, ModelConfig) else (config or {}))
     over = dict(overrides or {})
     info: dict[str, Any] = {"epoch": obj.get("epoch")}
+    if isinstance(obj.get("config"), Mapping):  # an sstrack-train checkpoint: how it was trained
+        info["train"] = {"config": dict(obj["config"]), "metrics": dict(obj.get("metrics") or {}),
+                         "world_size": int(obj.get("world_size", 1))}
     if isinstance(obj.get("model_config"), Mapping):
         stored = dict(obj["model_config"])
         for k, v in {**base, **over}.items():
