@@ -35,8 +35,10 @@ from training.models.ostrack import ModelConfig, build_model
 class TorchTracker:
     """Single-object tracker around an ``OSTrack`` torch module (batch 1, CPU or GPU)."""
 
-    def __init__(self, model: torch.nn.Module, cfg: ModelConfig, clip_margin: float = 10.0):
+    def __init__(self, model: torch.nn.Module, cfg: ModelConfig, clip_margin: float = 10.0,
+                 epoch: int | None = None):
         self.model = model.eval()
+        self.epoch = epoch  # epochs the checkpoint had completed (None: unknown)
         self.cfg = cfg
         self.device = next(model.parameters()).device
         self.window = torch.from_numpy(hann2d(cfg.feature_size)).to(self.device)
@@ -84,7 +86,7 @@ def load_tracker(checkpoint: str | Path, device: str = "cpu") -> TorchTracker:
     cfg = ModelConfig.from_dict(ckpt["model_config"])
     model = build_model(cfg.for_full_state_dict())  # the state dict fills the stem too
     model.load_state_dict(ckpt["model"])
-    return TorchTracker(model.to(device), cfg)
+    return TorchTracker(model.to(device), cfg, epoch=ckpt.get("epoch"))
 
 
 def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
@@ -122,6 +124,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: s
     summary = summarize(scores)
     return {
         "checkpoint": str(checkpoint),
+        "epoch": tracker.epoch,
         "data": str(root),
         "sequences": summary.sequences,
         "auc": 100 * summary.auc,
@@ -169,8 +172,7 @@ def record_in_run(checkpoint: Path, res: dict) -> Path:
     """Append the result to ``eval.jsonl`` of the run that wrote ``checkpoint`` (RUN/last.pt or
     RUN/checkpoints/epoch_N.pt), one line per evaluated epoch."""
     run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-    epoch = int(load_checkpoint(checkpoint)["epoch"])
-    line = {"epoch": epoch, "auc": round(res["auc"], 2), "precision20": round(res["precision20"], 2),
+    line = {"epoch": int(res["epoch"]), "auc": round(res["auc"], 2), "precision20": round(res["precision20"], 2),
             "sequences": res["sequences"], "data": res["data"], "checkpoint": checkpoint.name}
     path = run / "eval.jsonl"
     with path.open("a") as f:
