@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import platform
 import re
 
 import numpy as np
 import pytest
 
 import sstrack_edge
-from sstrack_edge.backends import default_model_dir
+from sstrack_edge.backends import current_platform, default_model_dir
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.evaluate import evaluate
 from sstrack_edge.geometry import iou_xywh
@@ -30,10 +29,6 @@ MAX_AUC_DROP = 1.0  # training.export.accuracy_gate.MAX_AUC_DROP (the runtime te
 @pytest.fixture(scope="module")
 def card() -> ModelCard:
     return ModelCard.load(default_model_dir())
-
-
-def here(v) -> bool:
-    return platform.machine().lower() in {p.lower() for p in v.platforms}
 
 
 def test_default_model_is_trained_and_documented(card):
@@ -75,7 +70,8 @@ def test_demo_runs_on_the_default_model(tmp_path, capsys):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_fp32_reproduces_the_card_and_int8_is_within_one_auc_point(card, sot_eval, tmp_path):
-    variants = [card.variant("fp32")] + [v for v in card.variants if v.precision == "int8" and here(v)]
+    here = current_platform()
+    variants = [card.variant("fp32")] + [v for v in card.variants if v.precision == "int8" and here in v.platforms]
     specs = [f"sstrack:{card.root}:onnxruntime:fp32"] + [f"sstrack:{card.root}:{v.backend}:{v.name}"
                                                          for v in variants[1:]]
     results = evaluate(load_dataset(sot_eval, "sot"), specs, tmp_path, modes=("offline",), threads=1,

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
+from sstrack_edge.backends import current_platform
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.evaluate import ModeResult, evaluate
 from sstrack_edge.model_card import ModelCard, Variant
@@ -45,10 +45,6 @@ def tracker_name(model_dir: str | os.PathLike, v: Variant) -> str:
     return f"sstrack:{model_dir}:{v.backend}:{v.name}"
 
 
-def runnable_here(v: Variant) -> bool:
-    return platform.machine().lower() in {p.lower() for p in v.platforms} if v.platforms else True
-
-
 def evaluate_variants(
     model_dir: str | os.PathLike,
     data_root: str | os.PathLike,
@@ -63,7 +59,8 @@ def evaluate_variants(
         raise ValueError(f"model {card.name!r} is untrained (trained: false): its AUC says nothing; "
                          "use training.export.compare for crop agreement instead")
     if names is None:
-        names = [REFERENCE] + [v.name for v in card.variants if v.precision == "int8" and runnable_here(v)]
+        here = current_platform()
+        names = [REFERENCE] + [v.name for v in card.variants if v.precision == "int8" and here in v.platforms]
     variants = [card.variant(n) for n in names]
     sequences = load_dataset(Path(data_root), "sot", None)
     specs = [tracker_name(card.root, v) for v in variants]
