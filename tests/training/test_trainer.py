@@ -98,8 +98,12 @@ def test_recorded_eval_joins_the_training_curve(short_run, sot_eval, tmp_path):
     assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--record"]) == 0
     evals = read_eval_log(run)
     assert [e["epoch"] for e in evals] == [3] and evals[0]["sequences"] == 1 and 0 <= evals[0]["auc"] <= 100
-    narrow = plot_run(run, tmp_path / "plain")[1].stat().st_size
-    assert narrow > 10_000  # the curves now have a fourth (eval) panel
+    from matplotlib.image import imread
+
+    with_eval = plot_run(run, tmp_path / "with_eval")[1]
+    without = plot_run(out, tmp_path / "without")[1]  # the original run has no eval.jsonl
+    assert with_eval.stat().st_size > 10_000
+    assert imread(with_eval).shape[1] > imread(without).shape[1]  # a fourth (eval) panel
 
 
 def test_backbone_lr_groups():

@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, r in rows.items():
         speed = card.variant(name).metrics.get("speedup", "")
-        print(f"| {name} | {r['eval_auc']:.2f} | {r['eval_precision20']:.2f} | {r['auc_drop']:+.2f} | {speed} | {r['kept']} |")
+        print(f"| {name} | {r['eval_auc']:.2f} | {r['eval_precision20']:.2f} | {r['auc_drop']:+.2f} | {speed} "
+              f"| {r['kept']} |")
     if args.update_card:
         if args.prune:
             print(f"removed rejected variants: {prune_rejected(card) or 'none'}")
