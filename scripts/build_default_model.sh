@@ -37,7 +37,7 @@ for name, t in summary["trackers"].items():
                "fps": round(m["fps"], 1), "processed": round(m["processed_fraction"], 3)}
         for mode, m in t.items() if mode in ("offline", "streaming")}
 card.metrics["eval_vs_peers"] = {
-    "data": summary["conventions"]["root"], "threads": 2, "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+    "data": summary["conventions"]["root"], "threads": summary["conventions"]["threads"], "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
     "note": "one run of sstrack-edge eval, offline and streaming (simulated real time at the source frame rate)",
     "trackers": rows}
 card.save(card.root)
