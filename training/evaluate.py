@@ -98,19 +98,22 @@ def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
     return pred
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
-                        sequences: list[str] | None = None) -> dict:
-    """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
+def read_sequences(data_root: str | Path, sequences: list[str] | None = None) -> list:
+    """The sequences of a sot folder (or only the named ones; unknown names are an error)."""
     root = Path(data_root)
     if not root.is_dir():
         raise FileNotFoundError(f"evaluation data folder not found: {root}")
-    tracker = load_tracker(checkpoint, device)
     seqs = read_sot(root)
     if sequences is not None:
         unknown = sorted(set(sequences) - {s.name for s in seqs})
         if unknown:
             raise ValueError(f"sequences {unknown} not in {root}")
         seqs = [s for s in seqs if s.name in set(sequences)]
+    return seqs
+
+
+def evaluate_tracker(tracker: TorchTracker, seqs: list) -> dict:
+    """OPE of ``tracker`` on ``seqs``: mean AUC / P@20 / OP50 (in %) and a per-sequence table."""
     per_seq = {}
     scores = []
     frames = 0
@@ -123,9 +126,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: s
         per_seq[seq.name] = {"auc": 100 * s.auc, "precision20": 100 * s.precision20, "frames": len(seq)}
     summary = summarize(scores)
     return {
-        "checkpoint": str(checkpoint),
-        "epoch": tracker.epoch,
-        "data": str(root),
         "sequences": summary.sequences,
         "auc": 100 * summary.auc,
         "precision20": 100 * summary.precision20,
@@ -134,6 +134,15 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: s
         "seconds": time.perf_counter() - t0,
         "per_sequence": per_seq,
     }
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
+                        sequences: list[str] | None = None) -> dict:
+    """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
+    seqs = read_sequences(data_root, sequences)
+    tracker = load_tracker(checkpoint, device)
+    res = evaluate_tracker(tracker, seqs)
+    return {"checkpoint": str(checkpoint), "epoch": tracker.epoch, "data": str(Path(data_root)), **res}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ Usage::
 
 Writes ``q_over_epochs.png`` and ``training_curves.png`` (into RUN_DIR unless ``--out``); the
 curves include eval AUC / P@20 per epoch when the run has an ``eval.jsonl``
-(``python -m training.evaluate RUN_DIR/checkpoints/epoch_N.pt --record``).
+(``python -m training.evaluate RUN_DIR/checkpoints/epoch_N.pt --record``), and the validation AUC
+when the run validated during training (config section ``validation``; ``best.pt`` marked).
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     plt.close(fig)
 
     evals = read_eval_log(run_dir)
-    fig, axes = plt.subplots(1, 4 if evals else 3, figsize=(21 if evals else 16, 4.5))
+    vals = [r for r in recs if "val_auc" in r]  # validation during training (config section validation)
+    scores = bool(evals or vals)
+    fig, axes = plt.subplots(1, 4 if scores else 3, figsize=(21 if scores else 16, 4.5))
     for key in ("loss", "giou", "l1", "focal"):
         axes[0].plot(epochs, [r[key] for r in recs], marker=".", label=key)
     axes[0].set_yscale("log")
@@ -107,8 +110,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     axes[2].set_title("throughput")
     if evals:
         for key, label in (("auc", "success AUC"), ("precision20", "precision @20px")):
-            axes[3].plot([r["epoch"] for r in evals], [r[key] for r in evals], marker="o", label=label)
-        axes[3].set_title(f"eval ({evals[-1]['sequences']} sequences, training.evaluate)")
+            axes[3].plot([r["epoch"] for r in evals], [r[key] for r in evals], marker="o", label=f"eval {label}")
+    if vals:
+        axes[3].plot([r["epoch"] for r in vals], [r["val_auc"] for r in vals], marker="s", ls="--",
+                     label=f"validation AUC ({len(vals[-1]['val_per_sequence'])} held-out sequences)")
+        best = vals[-1]["best_epoch"]
+        axes[3].axvline(best, color="gray", ls=":", lw=1, label=f"best.pt (epoch {best})")
+    if scores:
+        n = f"eval: {evals[-1]['sequences']} sequences, training.evaluate" if evals else "validation during training"
+        axes[3].set_title(f"tracking scores ({n})")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

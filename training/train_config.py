@@ -4,7 +4,8 @@ Top-level sections (see ``training/configs/*.yaml`` and docs/training.md)::
 
     name, seed, epochs, model{...ModelConfig}, pretrained{path, ...} | null,
     data{datasets[...], samples_per_epoch, num_workers, bins{...}, processing{...}, ...},
-    schedule{...ScheduleConfig}, optim{...}, loss{giou, l1, focal}, log{...}
+    schedule{...ScheduleConfig}, optim{...}, loss{giou, l1, focal}, log{...},
+    validation{root, sequences, every} | null
 
 Relative paths (dataset roots, pretrained weights) resolve against the config file's folder
 first and then against the repository root; the first that exists wins, and when neither does
@@ -127,6 +128,26 @@ class PretrainedConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """Sequences tracked after training epochs to pick the checkpoint (``best.pt``): OPE with the
+    torch model, success AUC (training.evaluate). The sequences must not be training data: when
+    ``root`` is also a ``folder`` dataset, list them in its ``options.exclude``."""
+
+    root: str
+    sequences: list | None = None  # names under root (None: every sequence there)
+    every: int = 1  # epochs between validations (the last epoch is always validated)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"validation.every must be a positive int, got {self.every!r}")
+        if self.sequences is not None and (
+            not isinstance(self.sequences, list) or not self.sequences
+            or not all(isinstance(n, str) for n in self.sequences)
+        ):
+            raise ValueError(f"validation.sequences must be a non-empty list of names, got {self.sequences!r}")
+
+
+@dataclass
 class TrainConfig:
     name: str
     epochs: int
@@ -138,6 +159,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    validation: ValidationConfig | None = None
     source: str | None = None  # path of the YAML file it was read from
 
     def to_dict(self) -> dict:
@@ -174,7 +196,7 @@ def config_from_dict(d: dict, config_dir: Path | None = None, resolve_paths: boo
     for req in ("name", "epochs", "model", "data"):
         if req not in d:
             raise ConfigError(f"training config lacks the required key {req!r}")
-    kw = {k: v for k, v in d.items() if k not in SECTIONS and k not in ("schedule", "pretrained")}
+    kw = {k: v for k, v in d.items() if k not in SECTIONS and k not in ("schedule", "pretrained", "validation")}
     for key, cls in SECTIONS.items():
         if key in d:
             kw[key] = _from_mapping(cls, d[key], key)
@@ -184,6 +206,8 @@ def config_from_dict(d: dict, config_dir: Path | None = None, resolve_paths: boo
         raise ConfigError(f"bad config section 'schedule': {e}") from e
     if d.get("pretrained") is not None:
         kw["pretrained"] = _from_mapping(PretrainedConfig, d["pretrained"], "pretrained")
+    if d.get("validation") is not None:
+        kw["validation"] = _from_mapping(ValidationConfig, d["validation"], "validation")
     if not isinstance(kw["model"], dict):
         raise ConfigError("config section 'model' must be a mapping of ModelConfig fields")
     if not isinstance(kw["epochs"], int) or kw["epochs"] < 1:
@@ -194,7 +218,30 @@ def config_from_dict(d: dict, config_dir: Path | None = None, resolve_paths: boo
             ds.root = str(resolve_path(ds.root, config_dir))
         if cfg.pretrained is not None:
             cfg.pretrained.path = str(resolve_path(cfg.pretrained.path, config_dir))
+        if cfg.validation is not None:
+            cfg.validation.root = str(resolve_path(cfg.validation.root, config_dir))
+            if not Path(cfg.validation.root).is_dir():
+                raise ConfigError(f"validation.root folder not found: {cfg.validation.root}")
+            check_validation_held_out(cfg)
     return cfg
+
+
+def check_validation_held_out(cfg: TrainConfig) -> None:
+    """Refuse a validation set that is also training data (a ``folder`` dataset on the same root
+    that does not exclude the validation sequences): its score would not measure generalization."""
+    val = cfg.validation
+    root = Path(val.root).resolve()
+    for i, ds in enumerate(cfg.data.datasets):
+        if ds.kind != "folder" or Path(ds.root).resolve() != root:
+            continue
+        if val.sequences is None:
+            raise ConfigError(f"validation.root {val.root} is data.datasets[{i}] itself: name the held-out "
+                              "validation.sequences and list them in that dataset's options.exclude")
+        excluded = set(ds.options.get("exclude") or [])
+        overlap = sorted(set(val.sequences) - excluded)
+        if overlap:
+            raise ConfigError(f"validation sequences {overlap} are also training data (data.datasets[{i}]); "
+                              "add them to its options.exclude")
 
 
 def load_config(path: str | os.PathLike, overrides: dict | None = None, resolve_paths: bool = True) -> TrainConfig:

@@ -47,6 +47,7 @@ from training.train_config import TrainConfig
 log = logging.getLogger("training")
 
 LAST = "last.pt"
+BEST = "best.pt"
 
 
 @dataclass
@@ -156,6 +157,12 @@ class Trainer:
             persistent_workers=cfg.data.num_workers > 0,
         )
         self.epoch = 0  # epochs completed
+        self.val_seqs = None
+        if cfg.validation is not None and self.dist.is_main:  # only rank 0 tracks the validation set
+            from training.evaluate import read_sequences
+
+            self.val_seqs = read_sequences(cfg.validation.root, cfg.validation.sequences)
+        self.best: dict | None = None  # {"epoch", "val_auc"} of the checkpoint behind best.pt
         # training RNG (drop path) differs per rank; set after the shared initialization
         seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)
         self._tb = None
@@ -183,23 +190,26 @@ class Trainer:
             "loader_generator": self.loader_generator.get_state(),
             "world_size": self.dist.world_size,
             "q_random": self.data.q_random.tolist(),
+            "best": self.best,
             "metrics": metrics,
         }
 
-    def save_checkpoint(self, metrics: dict) -> Path | None:
+    def save_checkpoint(self, metrics: dict, best: bool = False) -> Path | None:
+        """``epoch_N.pt`` and ``last.pt``; also ``best.pt`` when ``best`` (the best validation AUC)."""
         state = self.state(metrics)  # collective (RNG gather): every rank calls it
         if not self.dist.is_main:
             return None
         ckdir = self.out / "checkpoints"
         path = atomic_save(state, ckdir / f"epoch_{self.epoch:04d}.pt")
-        tmp = self.out / f".{LAST}.link"
-        if tmp.exists():
-            tmp.unlink()
-        try:  # last.pt: a hard link to the newest file, swapped in atomically
-            os.link(path, tmp)
-            os.replace(tmp, self.out / LAST)
-        except OSError:  # file systems without hard links: a second atomic write
-            atomic_save(state, self.out / LAST)
+        for name in [LAST] + ([BEST] if best else []):
+            tmp = self.out / f".{name}.link"
+            if tmp.exists():
+                tmp.unlink()
+            try:  # a hard link to the epoch file, swapped in atomically (survives its pruning)
+                os.link(path, tmp)
+                os.replace(tmp, self.out / name)
+            except OSError:  # file systems without hard links: a second atomic write
+                atomic_save(state, self.out / name)
         keep = self.cfg.log.keep_checkpoints
         if keep > 0:
             for old in sorted(ckdir.glob("epoch_*.pt"))[:-keep]:
@@ -222,6 +232,7 @@ class Trainer:
         if self.data.interval and ckpt["sampler"]["bin_probs"] is not None:
             self.data.dataset.set_bin_probs(ckpt["sampler"]["bin_probs"])
         self.epoch = int(ckpt["epoch"])
+        self.best = ckpt.get("best")
         self.loader_generator.set_state(ckpt["loader_generator"])
         rngs = ckpt["rng"]
         if len(rngs) == self.dist.world_size:
@@ -262,6 +273,9 @@ class Trainer:
             for k in ("loss", "giou", "l1", "focal", "mean_iou", "tau", "d", "samples_per_s", "lr",
                       "scheduler_overhead"):
                 self._tb.add_scalar(f"train/{k}", rec[k], e)
+            if "val_auc" in rec:
+                self._tb.add_scalar("val/auc", rec["val_auc"], e)
+                self._tb.add_scalar("val/precision20", rec["val_precision20"], e)
             for name in ("q", "p", "gamma"):
                 self._tb.add_scalars(f"schedule/{name}", {str(i): v for i, v in enumerate(rec[name])}, e)
             self._tb.flush()
@@ -381,6 +395,36 @@ class Trainer:
             raise FloatingPointError(f"epoch {epoch}: the training loss is {rec['loss']} (diverged)")
         return rec
 
+    def validate(self) -> dict:
+        """Track the validation sequences with the current weights (rank 0 only; torch, batch 1)."""
+        from training.evaluate import TorchTracker, evaluate_tracker
+
+        was_training = self.model.training
+        try:
+            res = evaluate_tracker(TorchTracker(self.model, self.model_config), self.val_seqs)
+        finally:
+            self.model.train(was_training)
+        log.info("epoch %d validation on %d sequences: AUC %.2f  P@20 %.2f  (%.0f s)", self.epoch,
+                 res["sequences"], res["auc"], res["precision20"], res["seconds"])
+        return {"val_auc": res["auc"], "val_precision20": res["precision20"], "val_seconds": res["seconds"],
+                "val_per_sequence": {k: round(v["auc"], 2) for k, v in res["per_sequence"].items()}}
+
+    def _validate_epoch(self, rec: dict) -> bool:
+        """Validate when due; add the scores to ``rec``; True when this epoch is the new best
+        (decided on rank 0 and broadcast, so every rank writes the same checkpoints)."""
+        v = self.cfg.validation
+        if v is None or not (self.epoch % v.every == 0 or self.epoch == self.cfg.epochs):
+            return False
+        scores = [self.validate() if self.dist.is_main else None]
+        if self.dist.distributed:
+            dist.broadcast_object_list(scores, src=0)
+        rec.update(scores[0])
+        is_best = self.best is None or scores[0]["val_auc"] > self.best["val_auc"]
+        if is_best:
+            self.best = {"epoch": self.epoch, "val_auc": scores[0]["val_auc"]}
+        rec["best_epoch"] = self.best["epoch"]
+        return is_best
+
     def fit(self, stop_after_epoch: int | None = None) -> list[dict]:
         """Train until ``cfg.epochs`` (or stop after ``stop_after_epoch`` completed epochs)."""
         if self.dist.is_main:
@@ -392,10 +436,11 @@ class Trainer:
         last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
         while self.epoch < last:
             rec = self.train_epoch()
+            is_best = self._validate_epoch(rec)
             self._log_epoch(rec)  # before the checkpoint: a resume drops lines past its epoch
             every = max(1, self.cfg.log.checkpoint_every)
-            if self.epoch % every == 0 or self.epoch == self.cfg.epochs or self.epoch == last:
-                self.save_checkpoint(rec)
+            if is_best or self.epoch % every == 0 or self.epoch == self.cfg.epochs or self.epoch == last:
+                self.save_checkpoint(rec, best=is_best)
             records.append(rec)
         if self._tb is not None:
             self._tb.close()

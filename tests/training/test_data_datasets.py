@@ -258,6 +258,16 @@ def test_folder_loader_on_real_sot_train(sot_train):
     assert ds.report.skipped == {}
 
 
+def test_folder_exclude_holds_sequences_out(sot_train):
+    names = sorted(json.loads((sot_train / "sequences.json").read_text()))
+    ds = load_sequence_folder(sot_train, exclude=names[:2])
+    assert sorted(s.name for s in ds) == names[2:]
+    with pytest.raises(DatasetFormatError, match="not in .*no_such_clip"):
+        load_sequence_folder(sot_train, exclude=["no_such_clip"])
+    with pytest.raises(DatasetFormatError, match="leaves no sequence"):
+        load_sequence_folder(sot_train, exclude=names)
+
+
 def test_stills_loader_on_real_data(stills_dir):
     ds = load_stills(stills_dir)
     total = 0

@@ -34,8 +34,10 @@ def read_sequences_json(root: Path) -> dict:
     return info
 
 
-def load_sequence_folder(root: str | os.PathLike, names: list[str] | None = None, name: str | None = None) -> VideoDataset:
-    """Load every sequence folder under ``root`` (or only ``names``)."""
+def load_sequence_folder(root: str | os.PathLike, names: list[str] | None = None, name: str | None = None,
+                         exclude: list[str] | None = None) -> VideoDataset:
+    """Load every sequence folder under ``root`` (or only ``names``), leaving out ``exclude``
+    (e.g. the sequences held out for validation, ``validation.sequences`` in the training config)."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetFormatError(f"sequence folder not found: {root}")
@@ -46,6 +48,13 @@ def load_sequence_folder(root: str | os.PathLike, names: list[str] | None = None
             raise DatasetFormatError(f"no sequences (<name>/img/ + groundtruth.txt) under {root}")
     else:
         dirs = [root / n for n in names]
+    if exclude:
+        unknown = sorted(set(exclude) - {d.name for d in dirs})
+        if unknown:
+            raise DatasetFormatError(f"exclude names sequences that are not in {root}: {unknown}")
+        dirs = [d for d in dirs if d.name not in set(exclude)]
+        if not dirs:
+            raise DatasetFormatError(f"exclude leaves no sequence to train on in {root}")
     report = LoadReport(name or root.name)
     seqs = []
     for d in dirs:

@@ -1,0 +1,77 @@
+"""Validation during training: held-out sequences tracked after epochs, ``best.pt`` = best AUC."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from _train_tiny import tiny_config
+from training.checkpoint import load_checkpoint
+from training.train_config import ConfigError
+from training.trainer import Trainer
+
+HELD_OUT = ["wakeboard7"]  # the shortest training clip (67 frames): cheap to track every epoch
+
+
+def _config(sot_train, stills_dir, **over):
+    data = {"datasets": [{"kind": "folder", "root": str(sot_train), "weight": 3, "options": {"exclude": HELD_OUT}}],
+            "samples_per_epoch": 32}
+    return tiny_config(sot_train, stills_dir, data=data,
+                       validation={"root": str(sot_train), "sequences": HELD_OUT}, **over)
+
+
+def test_validation_sequences_must_be_held_out(sot_train, stills_dir):
+    assert _config(sot_train, stills_dir).validation.sequences == HELD_OUT
+    with pytest.raises(ConfigError, match=r"\['wakeboard7'\] are also training data.*exclude"):
+        tiny_config(sot_train, stills_dir, validation={"root": str(sot_train), "sequences": HELD_OUT})
+    with pytest.raises(ConfigError, match="name the held-out validation.sequences"):
+        tiny_config(sot_train, stills_dir, validation={"root": str(sot_train)})
+    with pytest.raises(ConfigError, match="validation.every"):
+        tiny_config(sot_train, stills_dir, validation={"root": str(sot_train), "sequences": HELD_OUT, "every": 0})
+    with pytest.raises(ConfigError, match="not found"):
+        tiny_config(sot_train, stills_dir, validation={"root": str(sot_train / "nope"), "sequences": HELD_OUT})
+
+
+@pytest.mark.realdata
+def test_best_checkpoint_follows_validation_auc_and_survives_resume(tmp_path, sot_train, stills_dir):
+    torch.set_num_threads(1)
+    cfg = _config(sot_train, stills_dir, epochs=3, log={"keep_checkpoints": 0})
+    full = Trainer(cfg, tmp_path / "full")
+    recs = full.fit()
+    aucs = [r["val_auc"] for r in recs]
+    assert all(0.0 <= a <= 100.0 for a in aucs)
+    assert all(set(r["val_per_sequence"]) == set(HELD_OUT) for r in recs)
+    best_epoch = 1 + max(range(3), key=lambda i: (aucs[i], -i))  # first epoch with the highest AUC
+    assert [r["best_epoch"] for r in recs][-1] == best_epoch
+    best = load_checkpoint(tmp_path / "full" / "best.pt")
+    assert best["epoch"] == best_epoch and best["best"] == {"epoch": best_epoch, "val_auc": aucs[best_epoch - 1]}
+    same = load_checkpoint(tmp_path / "full" / "checkpoints" / f"epoch_{best_epoch:04d}.pt")
+    assert all(torch.equal(best["model"][k], same["model"][k]) for k in best["model"])
+    assert os.path.samefile(tmp_path / "full" / "last.pt", tmp_path / "full" / "checkpoints" / "epoch_0003.pt")
+
+    part = Trainer(cfg, tmp_path / "part")
+    part.fit(stop_after_epoch=1)
+    resumed = Trainer(cfg, tmp_path / "part")
+    resumed.resume(tmp_path / "part")
+    resumed.fit()
+    lines = [json.loads(x) for x in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    assert [r["val_auc"] for r in lines] == aucs  # validation does not disturb the training RNG
+    assert load_checkpoint(tmp_path / "part" / "best.pt")["best"] == best["best"]
+
+
+@pytest.mark.realdata
+def test_validation_every_n_epochs_and_always_the_last(tmp_path, sot_train, stills_dir):
+    torch.set_num_threads(1)
+    cfg = _config(sot_train, stills_dir, epochs=3)
+    cfg.validation.every = 2
+    recs = Trainer(cfg, tmp_path / "run").fit()
+    assert ["val_auc" in r for r in recs] == [False, True, True]
+    # the training curves get a fourth panel (scores) from the log alone
+    import cv2
+    from training.plot import plot_run
+
+    curves = plot_run(tmp_path / "run", tmp_path / "png")[1]
+    assert cv2.imread(str(curves)).shape[1] == 21 * 110
