@@ -37,11 +37,14 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
     cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16, ce_loc=(0,))
     model = build_model(cfg).eval()
     ckpt = tmp_path / "last.pt"
-    train_cfg = {"name": "tiny", "data": {"samples_per_epoch": 64, "datasets": [{"kind": "folder", "root": "r",
-                                                                                  "weight": 3}]},
-                 "schedule": {"sampler": "interval", "gradient_scaling": True}, "optim": {"lr": 4e-4}}
+    train_cfg = {"name": "tiny", "epochs": 5,
+                 "data": {"samples_per_epoch": 64, "datasets": [{"kind": "folder", "root": "r", "weight": 3,
+                                                                  "options": {"exclude": ["v"]}}]},
+                 "schedule": {"sampler": "interval", "gradient_scaling": True}, "optim": {"lr": 4e-4},
+                 "validation": {"root": "r", "sequences": ["v"], "every": 1}}
     torch.save({"format": "sstrack-train-checkpoint", "version": 1, "epoch": 3, "config": train_cfg,
-                "metrics": {"mean_iou": 0.71234}, "world_size": 2,
+                "metrics": {"mean_iou": 0.71234, "val_auc": 41.234}, "world_size": 2,
+                "best": {"epoch": 3, "val_auc": 41.234},
                 "model_config": cfg.to_dict(), "model": model.state_dict()}, ckpt)
     out = tmp_path / "trained"
     assert main(["--checkpoint", str(ckpt), "--out", str(out), "--name", "mine", "--no-openvino"]) == 0
@@ -51,7 +54,10 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
     assert card.source_checkpoint["sha256"] == sha256_file(ckpt)
     t = card.metrics["training"]  # how it was trained travels with the model
     assert (t["config"], t["epochs"], t["pairs_seen"], t["sampler"]) == ("tiny", 3, 3 * 64 * 2, "interval")
-    assert t["final_train_mean_iou"] == 0.7123 and t["datasets"] == [{"kind": "folder", "root": "r", "weight": 3}]
+    assert t["final_train_mean_iou"] == 0.7123
+    assert t["datasets"] == [{"kind": "folder", "root": "r", "weight": 3, "options": {"exclude": ["v"]}}]
+    assert t["epochs_planned"] == 5  # chosen by validation: epoch 3 of 5
+    assert t["validation"] == {"root": "r", "sequences": ["v"], "auc": 41.23, "best": {"epoch": 3, "val_auc": 41.234}}
     z = np.random.default_rng(0).uniform(0, 255, (1, 3, 128, 128)).astype(np.float32)
     x = np.random.default_rng(1).uniform(0, 255, (1, 3, 256, 256)).astype(np.float32)
     with torch.no_grad():

@@ -72,14 +72,22 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
     epochs = int(info.get("epoch") or 0)
     per_epoch = int(data.get("samples_per_epoch", 0))
     last = train["metrics"]
-    return {
+    out = {
         "config": cfg.get("name"), "epochs": epochs, "samples_per_epoch": per_epoch,
         "pairs_seen": epochs * per_epoch * train["world_size"],
-        "datasets": [{k: d.get(k) for k in ("kind", "root", "weight")} for d in data.get("datasets", [])],
+        "datasets": [{k: d[k] for k in ("kind", "root", "weight", "options") if d.get(k)}
+                     for d in data.get("datasets", [])],
         "sampler": sched.get("sampler"), "gradient_scaling": sched.get("gradient_scaling"),
         "final_train_mean_iou": round(float(last["mean_iou"]), 4) if "mean_iou" in last else None,
         "optim": cfg.get("optim"),
     }
+    val = cfg.get("validation")
+    if val:  # the checkpoint was chosen (or could be) by its score on held-out sequences
+        out["epochs_planned"] = cfg.get("epochs")
+        out["validation"] = {"root": val.get("root"), "sequences": val.get("sequences"),
+                             "auc": round(float(last["val_auc"]), 2) if "val_auc" in last else None,
+                             "best": train.get("best")}
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

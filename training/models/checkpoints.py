@@ -347,7 +347,7 @@ def load_tracker(
     info: dict[str, Any] = {"epoch": obj.get("epoch")}
     if isinstance(obj.get("config"), Mapping):  # an sstrack-train checkpoint: how it was trained
         info["train"] = {"config": dict(obj["config"]), "metrics": dict(obj.get("metrics") or {}),
-                         "world_size": int(obj.get("world_size", 1))}
+                         "world_size": int(obj.get("world_size", 1)), "best": obj.get("best")}
     if isinstance(obj.get("model_config"), Mapping):
         stored = dict(obj["model_config"])
         for k, v in {**base, **over}.items():
