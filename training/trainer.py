@@ -3,7 +3,9 @@
 Per epoch: the sampler gets the schedule's ``q`` (q_R in epoch 1), every batch's per-sample loss
 (2 GIoU + 5 L1 + 1 focal) is multiplied by ``Gamma`` of its bin and averaged, the IoUs are
 recorded, and at the end the schedule all-reduces its statistics and computes the next ``q``.
-Then the trainer logs (JSONL, TensorBoard, console) and writes an atomic checkpoint.
+With a ``validation`` config section, rank 0 then tracks the held-out sequences and a new best
+score also becomes ``best.pt``. Then the trainer logs (JSONL, TensorBoard, console) and writes an
+atomic checkpoint.
 
 Distributed: the launcher owns the processes (``torchrun --nproc_per_node=N``); this reads
 ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` and uses NCCL on CUDA and gloo on CPU. Reproducibility:

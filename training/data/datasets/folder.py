@@ -49,10 +49,11 @@ def load_sequence_folder(root: str | os.PathLike, names: list[str] | None = None
     else:
         dirs = [root / n for n in names]
     if exclude:
-        unknown = sorted(set(exclude) - {d.name for d in dirs})
+        held_out = set(exclude)
+        unknown = sorted(held_out - {d.name for d in dirs})
         if unknown:
             raise DatasetFormatError(f"exclude names sequences that are not in {root}: {unknown}")
-        dirs = [d for d in dirs if d.name not in set(exclude)]
+        dirs = [d for d in dirs if d.name not in held_out]
         if not dirs:
             raise DatasetFormatError(f"exclude leaves no sequence to train on in {root}")
     report = LoadReport(name or root.name)
