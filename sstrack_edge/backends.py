@@ -342,11 +342,24 @@ def load_card(model: str | os.PathLike | ModelCard | None) -> ModelCard:
 REQUIRED_INFERENCE_KEYS = ("hann_window", "lost_threshold", "clip_margin", "search_growth_when_lost", "max_search_factor")
 
 
+def check_inference(inference: dict[str, Any], name: str) -> None:
+    """The card's ``inference`` section: required keys present, optional values in range."""
+    missing = [k for k in REQUIRED_INFERENCE_KEYS if k not in inference]
+    if missing:
+        raise ModelFileError(f"model card {name!r} is malformed: inference lacks {missing}")
+    rate = inference.get("size_update_rate")
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0
+    ):
+        raise ModelFileError(
+            f"model card {name!r} is malformed: inference.size_update_rate must be null or a number "
+            f"in (0, 1], got {rate!r}"
+        )
+
+
 def check_card(card: ModelCard) -> None:
     """Fields the runtime needs beyond what ``ModelCard.from_dict`` checks."""
-    missing = [k for k in REQUIRED_INFERENCE_KEYS if k not in card.inference]
-    if missing:
-        raise ModelFileError(f"model card {card.name!r} is malformed: inference lacks {missing}")
+    check_inference(card.inference, card.name)
     for role in ("template", "search"):
         if role not in card.input:
             raise ModelFileError(f"model card {card.name!r} is malformed: input lacks {role!r}")

@@ -96,6 +96,21 @@ def clip_box(box_xywh: Sequence[float], width: int, height: int, margin: float =
     return np.array([x1, y1, w, h], dtype=np.float64)
 
 
+def smooth_size(prev_box: Sequence[float], new_box: Sequence[float], rate: float) -> np.ndarray:
+    """``new_box``'s centre with its size moved from ``prev_box``'s toward ``new_box``'s by ``rate``.
+
+    ``rate`` in [0, 1]: 0 keeps the previous size, 1 takes the new one. The runtime passes
+    ``inference.size_update_rate x score`` (the SiamRPN/NanoTrack size update), so a confident
+    detection changes the box size faster than a doubtful one.
+    """
+    px, py, pw, ph = (float(v) for v in prev_box)
+    nx, ny, nw, nh = (float(v) for v in new_box)
+    a = min(max(float(rate), 0.0), 1.0)
+    w, h = pw + a * (nw - pw), ph + a * (nh - ph)
+    cx, cy = nx + nw / 2.0, ny + nh / 2.0
+    return np.array([cx - w / 2.0, cy - h / 2.0, w, h], dtype=np.float64)
+
+
 def hann2d(size: int) -> np.ndarray:
     """OSTrack's Hann window: ``0.5 (1 - cos(2 pi k / (size + 1)))``, k = 1..size, outer product."""
     k = np.arange(1, size + 1, dtype=np.float64)

@@ -10,6 +10,11 @@ the box) and widens the search crop by ``search_growth_when_lost`` per lost fram
 ``max_search_factor`` (still resized to the network's search size). While lost the Hann window is
 not applied, since a target that comes back is not necessarily near the old centre. On the first
 frame scoring above the threshold the tracker takes the new box and returns to the normal factor.
+
+Size smoothing (card ``inference.size_update_rate``, ``None`` = off as in OSTrack): while tracking,
+the new box keeps the detection's centre, but its size moves from the last box's size toward the
+detected size by ``size_update_rate x raw score of the chosen cell`` (SiamRPN/NanoTrack); a
+re-acquisition after loss takes the detected size as is.
 """
 
 from __future__ import annotations
@@ -109,6 +114,8 @@ class Tracker:
         self._margin = float(inf["clip_margin"])
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
+        rate = inf.get("size_update_rate")  # None: take each detection's size as is (OSTrack)
+        self._size_rate = None if rate is None else float(rate)
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
         # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
@@ -224,7 +231,10 @@ class Tracker:
                 float(size_map[0, iy, ix]),
                 float(size_map[1, iy, ix]),
             )
-            new_box = geometry.clip_box(geometry.crop_to_image(norm, cx, cy, side), W, H, self._margin)
+            new_box = geometry.crop_to_image(norm, cx, cy, side)
+            if self._size_rate is not None and not was_lost:  # a re-acquisition takes the detection's size
+                new_box = geometry.smooth_size(box, new_box, self._size_rate * float(score_map.flat[idx]))
+            new_box = geometry.clip_box(new_box, W, H, self._margin)
             self._box = tuple(float(v) for v in new_box)
             self._lost_frames = 0
             lost = False

@@ -4,7 +4,10 @@ Tracking loop as OSTrack's inference (RECIPE 2.7), built on :mod:`sstrack_edge.g
 template cropped once at ``template_factor`` around the init box (never updated); every later
 frame is cropped at ``search_factor`` around the previous predicted box; the score map is
 multiplied by the Hann window to pick the cell; size and offset come from the unwindowed maps;
-the box is mapped back to the frame and clipped with ``clip_box(margin=10)``.
+the box is mapped back to the frame and clipped with ``clip_box(margin=10)``. With
+``size_update_rate`` (the runtime card's ``inference.size_update_rate``; off by default, as in
+OSTrack and in training validation) the size is smoothed as the runtime ``Tracker`` does
+(:func:`sstrack_edge.geometry.smooth_size`, rate x raw score of the chosen cell).
 
 Scores: :mod:`sstrack_edge.evaluation.metrics` (success AUC over 21 thresholds, precision at
 20 px; frame 0 and frames with an absent/NaN target excluded; sequences weighted equally).
@@ -27,7 +30,7 @@ import torch
 
 from sstrack_edge.evaluation.datasets import read_sot
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
-from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d
+from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import load_checkpoint
 from training.models.ostrack import ModelConfig, build_model
 
@@ -36,13 +39,14 @@ class TorchTracker:
     """Single-object tracker around an ``OSTrack`` torch module (batch 1, CPU or GPU)."""
 
     def __init__(self, model: torch.nn.Module, cfg: ModelConfig, clip_margin: float = 10.0,
-                 epoch: int | None = None):
+                 epoch: int | None = None, size_update_rate: float | None = None):
         self.model = model.eval()
         self.epoch = epoch  # epochs the checkpoint had completed (None: unknown)
         self.cfg = cfg
         self.device = next(model.parameters()).device
         self.window = torch.from_numpy(hann2d(cfg.feature_size)).to(self.device)
         self.margin = clip_margin
+        self.size_update_rate = size_update_rate
         self.template: torch.Tensor | None = None
         self.box: np.ndarray | None = None
 
@@ -68,7 +72,8 @@ class TorchTracker:
         cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
         search = self._to_tensor(crop_square(frame, cx, cy, side, self.cfg.search_size), self.device)
         out = self.model(self.template, search)
-        score = out["score_map"][0, 0] * self.window
+        raw = out["score_map"][0, 0]
+        score = raw * self.window
         f = self.cfg.feature_size
         idx = int(torch.argmax(score))
         iy, ix = divmod(idx, f)
@@ -76,17 +81,19 @@ class TorchTracker:
         w, h = out["size_map"][0, :, iy, ix].tolist()
         box_crop = ((ix + dx) / f, (iy + dy) / f, w, h)
         box = crop_to_image(box_crop, cx, cy, side)
+        if self.size_update_rate is not None:
+            box = smooth_size(b, box, self.size_update_rate * float(raw[iy, ix]))
         hgt, wid = frame.shape[:2]
         self.box = clip_box(box, wid, hgt, margin=self.margin)
         return self.box.copy(), float(score.max())
 
 
-def load_tracker(checkpoint: str | Path, device: str = "cpu") -> TorchTracker:
+def load_tracker(checkpoint: str | Path, device: str = "cpu", size_update_rate: float | None = None) -> TorchTracker:
     ckpt = load_checkpoint(checkpoint, map_location=device)
     cfg = ModelConfig.from_dict(ckpt["model_config"])
     model = build_model(cfg.for_full_state_dict())  # the state dict fills the stem too
     model.load_state_dict(ckpt["model"])
-    return TorchTracker(model.to(device), cfg, epoch=ckpt.get("epoch"))
+    return TorchTracker(model.to(device), cfg, epoch=ckpt.get("epoch"), size_update_rate=size_update_rate)
 
 
 def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
@@ -137,12 +144,13 @@ def evaluate_tracker(tracker: TorchTracker, seqs: list) -> dict:
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
-                        sequences: list[str] | None = None) -> dict:
+                        sequences: list[str] | None = None, size_update_rate: float | None = None) -> dict:
     """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
     seqs = read_sequences(data_root, sequences)
-    tracker = load_tracker(checkpoint, device)
+    tracker = load_tracker(checkpoint, device, size_update_rate=size_update_rate)
     res = evaluate_tracker(tracker, seqs)
-    return {"checkpoint": str(checkpoint), "epoch": tracker.epoch, "data": str(Path(data_root)), **res}
+    return {"checkpoint": str(checkpoint), "epoch": tracker.epoch, "data": str(Path(data_root)),
+            "size_update_rate": size_update_rate, **res}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--size-update-rate", type=float, default=None,
+                   help="smooth the box size as the runtime does with this card value (default: off, as in training)")
     p.add_argument("--record", action="store_true",
                    help="append {epoch, auc, precision20} to the run's eval.jsonl (training curve; training.plot)")
     args = p.parse_args(argv)
@@ -162,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         ck = ck / "last.pt"
     try:
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
-        res = evaluate_checkpoint(ck, args.data, sequences=names)
+        if args.size_update_rate is not None and not 0.0 < args.size_update_rate <= 1.0:
+            raise ValueError(f"--size-update-rate must be in (0, 1], got {args.size_update_rate}")
+        res = evaluate_checkpoint(ck, args.data, sequences=names, size_update_rate=args.size_update_rate)
     except (FileNotFoundError, ValueError) as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2

@@ -110,6 +110,44 @@ def test_hann_window_decides_between_equal_peaks(tiny_model_dir):
     assert y + h / 2 == pytest.approx(200 - side / 2 + 7 / F * side)
 
 
+def test_size_update_rate_smooths_the_size_and_keeps_the_centre(tiny_model_dir):
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    F, Sf = card.feature_size, card.search.factor
+    score = np.full((F, F), 0.01, np.float32)
+    score[6, 6] = 0.8
+    size = np.full((2, F, F), 0.1, np.float32)
+    size[:, 6, 6] = (0.5, 0.25)  # the detection is 2x wider and as high as the 64 px box (side 256)
+    offset = np.zeros((2, F, F), np.float32)
+    card = replace(card, inference={**card.inference, "size_update_rate": 0.5})
+    tracker = sstrack_edge.Tracker(_fake_model(card, score, size, offset), lost_threshold=0.1)
+    frame = np.zeros((600, 800, 3), np.uint8)
+    tracker.init(frame, (300.0, 200.0, 64.0, 64.0))
+    _, (x, y, w, h) = tracker.update(frame)
+    side = math.ceil(64 * Sf)
+    det_w, det_h = 0.5 * side, 0.25 * side
+    a = 0.5 * 0.8  # rate x raw score of the chosen cell (not the windowed one)
+    assert (w, h) == pytest.approx((64 + a * (det_w - 64), 64 + a * (det_h - 64)))
+    cx, cy = 332 - side / 2 + 6 / F * side, 232 - side / 2 + 6 / F * side
+    assert (x + w / 2, y + h / 2) == pytest.approx((cx, cy))  # the centre is the detection's
+
+
+def test_size_update_rate_does_not_slow_a_reacquisition(tiny_model_dir):
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    F = card.feature_size
+    score = np.full((F, F), 0.01, np.float32)
+    score[6, 6] = 0.8
+    size = np.full((2, F, F), 0.5, np.float32)
+    card = replace(card, inference={**card.inference, "size_update_rate": 0.1})
+    tracker = sstrack_edge.Tracker(_fake_model(card, score, size, np.zeros((2, F, F), np.float32)), lost_threshold=0.9)
+    frame = np.zeros((600, 800, 3), np.uint8)
+    tracker.init(frame, (300.0, 200.0, 40.0, 40.0))
+    assert not tracker.update(frame)[0]  # lost: window off from the next frame, factor grows
+    factor = tracker.search_factor
+    tracker.lost_threshold = 0.5
+    ok, (x, y, w, h) = tracker.update(frame)
+    assert ok and (w, h) == pytest.approx((0.5 * math.ceil(40 * factor),) * 2)  # the detection's size as is
+
+
 # ----------------------------------------------------------------------------------- lost logic
 def test_lost_keeps_last_box_widens_search_and_reacquires(tiny_model_dir, make_tracker, real_clip):
     frames, gt = real_clip

@@ -118,3 +118,42 @@ def test_exclusions_reach_the_quantizer(sot_train, tmp_path, capsys):
     assert "'patch_embd' matches no node" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "c"), "--exclude", "int8-dynamic=head"]) == 2
     assert "does not build" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_size_smoothing_travels_in_the_card_and_the_torch_loop_matches_the_runtime(sot_eval, tmp_path, capsys):
+    import warnings
+
+    from sstrack_edge import Tracker
+    from sstrack_edge.errors import UntrainedModelWarning
+    from sstrack_edge.evaluation.datasets import read_sot
+    from training.evaluate import load_tracker, track_sequence
+
+    torch.manual_seed(7)
+    cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)
+    ckpt = tmp_path / "last.pt"
+    torch.save({"format": "sstrack-train-checkpoint", "version": 1, "epoch": 1, "model_config": cfg.to_dict(),
+                "model": build_model(cfg).eval().state_dict()}, ckpt)
+    out = tmp_path / "smooth"
+    assert main(["--checkpoint", str(ckpt), "--out", str(out), "--name", "s", "--no-openvino",
+                 "--inference", "size_update_rate=0.3"]) == 0
+    card = ModelCard.load(out)
+    assert card.inference["size_update_rate"] == 0.3 and card.inference["lost_threshold"] == 0.25
+    seq = min(read_sot(sot_eval), key=len)
+    n = 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrainedModelWarning)
+        runtime = Tracker(out, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0)
+    runtime.init(seq.read_frame(0), seq.init_box)
+    boxes = np.array([runtime.update(seq.read_frame(i))[1] for i in range(1, n)])
+    seq.frames, seq.ground_truth = seq.frames[:n], seq.ground_truth[:n]
+    smoothed = track_sequence(load_tracker(ckpt, size_update_rate=0.3), seq)[1:]
+    raw = track_sequence(load_tracker(ckpt), seq)[1:]
+    np.testing.assert_allclose(smoothed, boxes, atol=0.05)  # one decode rule in both loops
+    assert np.abs(np.diff(smoothed[:, 2:], axis=0)).max() < np.abs(np.diff(raw[:, 2:], axis=0)).max()
+    for bad, message in (("size_update_rate=2", "size_update_rate must be null or a number in"),
+                         ("max_serch_factor=6", "not a card inference key")):
+        assert main(["--checkpoint", str(ckpt), "--out", str(tmp_path / "bad"), "--name", "b", "--no-openvino",
+                     "--inference", bad]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()  # refused before anything was written

@@ -2,13 +2,16 @@
 
     sstrack-export (--checkpoint CKPT | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
                    [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train]
-                   [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS] --name NAME
+                   [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS]
+                   [--inference key=value ...] --name NAME
 
 ``--checkpoint`` takes this project's training checkpoint (``model_config`` + ``model``, written by
 ``sstrack-train``) or an official OSTrack/SSTrack file (``net``/``model`` with ``backbone.*`` and
 ``box_head.*``; give ``--arch num_heads=N``, heads are not in the weights). ``--config`` is a YAML
 with ModelConfig fields, either top-level or under ``model:`` (a training config works).
 ``--random`` exports an untrained network (``trained: false``): for speed and plumbing only.
+``--inference`` sets the card's tracker defaults (``size_update_rate=0.3``, ``max_search_factor=6``);
+other keys keep ``training.export.package.INFERENCE_DEFAULTS``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,27 @@ def parse_arch(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"--arch {item!r} must look like key=value")
         k, v = item.split("=", 1)
         out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def parse_inference(items: list[str]) -> dict[str, Any]:
+    """``--inference key=value`` items (YAML values), only keys the runtime knows."""
+    import yaml
+
+    from sstrack_edge.backends import check_inference
+
+    from .package import INFERENCE_DEFAULTS, INFERENCE_OPTIONAL
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--inference {item!r} must look like key=value")
+        k, v = (x.strip() for x in item.split("=", 1))
+        if k not in INFERENCE_DEFAULTS and k not in INFERENCE_OPTIONAL:
+            raise ValueError(f"--inference {k!r} is not a card inference key "
+                             f"({sorted([*INFERENCE_DEFAULTS, *INFERENCE_OPTIONAL])})")
+        out[k] = yaml.safe_load(v)
+    check_inference({**INFERENCE_DEFAULTS, **out}, "--inference")  # fail before the slow export
     return out
 
 
@@ -109,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nodes kept in float for a variant: groups patch_embed, head, head_out, attention or "
                         "node-name regexes (default patch_embed,head_out for int8-static and openvino-int8); "
                         "VARIANT= with nothing after it quantizes everything allowed")
+    p.add_argument("--inference", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="card inference defaults for the runtime Tracker, e.g. size_update_rate=0.3")
     p.add_argument("--threads", type=int, default=1, help="threads for the latency comparison (default 1)")
     p.add_argument("--no-openvino", action="store_true", help="skip the OpenVINO FP32 IR")
     p.add_argument("--seed", type=int, default=0, help="seed for --random weights and crop jitter")
@@ -134,6 +160,7 @@ def _run(args) -> int:
 
     names = [n.strip() for n in args.quantize.split(",") if n.strip()]
     exclude = parse_exclude(args.exclude)
+    inference = parse_inference(args.inference)
     stray = sorted(set(exclude) - set(names))
     if stray:
         raise ValueError(f"--exclude names variant(s) {stray} that --quantize does not build ({names})")
@@ -176,7 +203,7 @@ def _run(args) -> int:
     card = export_model(
         model, args.out, name=args.name, trained=trained, source_checkpoint=source,
         openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,
-        compare_threads=args.threads, exclude=exclude or None, metrics=metrics,
+        compare_threads=args.threads, exclude=exclude or None, metrics=metrics, inference=inference,
     )
     print(f"wrote {args.out} ({card.name}, trained={card.trained}, {cfg.depth} blocks x {cfg.embed_dim}, "
           f"{card.architecture['macs'] / 1e9:.3f} GMACs)")

@@ -6,6 +6,7 @@ import platform
 from pathlib import Path
 from typing import Any, Sequence
 
+from sstrack_edge.backends import check_card
 from sstrack_edge.model_card import CropSpec, ModelCard, Variant, sha256_file
 
 from ..models.ostrack import OSTrack, count_macs
@@ -27,7 +28,9 @@ INFERENCE_DEFAULTS: dict[str, Any] = {
     "min_size": 10,
     "search_growth_when_lost": 1.25,
     "max_search_factor": 8.0,
+    "size_update_rate": None,  # None: each detection's size as is (OSTrack); see sstrack_edge.tracker
 }
+INFERENCE_OPTIONAL = ("hann_window_when_lost",)  # keys a card may add; the Tracker's default otherwise
 
 
 def _variant(out_dir: Path, name: str, backend: str, precision: str, files: dict[str, str], **kw) -> Variant:
@@ -127,6 +130,7 @@ def export_model(
         metrics=dict(metrics or {}),
         created_by=f"sstrack_edge training.export on {platform.machine()}",
     )
+    check_card(card)  # never write a card the runtime would refuse (e.g. a bad --inference value)
     card.save(out_dir)
     if quantize:
         _gate_int8(card, out_dir, calibration, compare_pairs, compare_threads)
