@@ -357,6 +357,14 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
         )
 
 
+    patience = inference.get("lost_patience", 0)
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ModelFileError(
+            f"model card {name!r} is malformed: inference.lost_patience must be a whole number of frames >= 0, "
+            f"got {patience!r}"
+        )
+
+
 def check_card(card: ModelCard) -> None:
     """Fields the runtime needs beyond what ``ModelCard.from_dict`` checks."""
     check_inference(card.inference, card.name)

@@ -5,16 +5,18 @@ search factor, resized straight into a preallocated buffer by one ``cv2.warpAffi
 transpose to the NCHW float32 network input; the network; decoding on the FxF maps in numpy.
 
 Lost logic (docs/runtime.md, "Lost target"): when the score is below ``lost_threshold`` the
-tracker reports ``ok=False``, keeps the last good box (it neither moves the search centre nor grows
-the box) and widens the search crop by ``search_growth_when_lost`` per lost frame up to
-``max_search_factor`` (still resized to the network's search size). While lost the Hann window is
+tracker reports ``ok=False`` with the last good box. For the first ``lost_patience`` such frames in
+a row (card ``inference``, default 0) it still follows the best peak with its normal search (a
+brief dip in confidence, e.g. motion blur). After that it re-detects: the search centre returns
+to the last good box, the search crop widens by ``search_growth_when_lost`` per further low frame
+up to ``max_search_factor`` (still resized to the network's search size), and the Hann window is
 not applied, since a target that comes back is not necessarily near the old centre. On the first
 frame scoring above the threshold the tracker takes the new box and returns to the normal factor.
 
 Size smoothing (card ``inference.size_update_rate``, ``None`` = off as in OSTrack): while tracking,
 the new box keeps the detection's centre, but its size moves from the last box's size toward the
 detected size by ``size_update_rate x raw score of the chosen cell`` (SiamRPN/NanoTrack); a
-re-acquisition after loss takes the detected size as is.
+re-acquisition from re-detection takes the detected size as is.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class Tracker:
         self._margin = float(inf["clip_margin"])
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
+        self._patience = int(inf.get("lost_patience", 0))
         rate = inf.get("size_update_rate")  # None: take each detection's size as is (OSTrack)
         self._size_rate = None if rate is None else float(rate)
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
@@ -121,7 +124,8 @@ class Tracker:
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
         self._search = np.zeros((1, 3, self._sx, self._sx), np.float32)
         self._crop_buffers: dict[tuple[int, int], np.ndarray] = {}
-        self._box: tuple[float, float, float, float] | None = None
+        self._box: tuple[float, float, float, float] | None = None  # search centre and size
+        self._good_box: tuple[float, float, float, float] | None = None  # last box scored above threshold
         self._frame_hw: tuple[int, int] | None = None
         self._lost_frames = 0
         self._frame_index = 0
@@ -167,10 +171,10 @@ class Tracker:
 
     @property
     def search_factor(self) -> float:
-        """Crop factor the next ``update`` will use (grows while the target is lost)."""
-        if self._lost_frames == 0:
+        """Crop factor the next ``update`` will use (grows while the tracker re-detects a lost target)."""
+        if self._lost_frames <= self._patience:
             return self._search_factor
-        return min(self._search_factor * self._growth**self._lost_frames, self._max_factor)
+        return min(self._search_factor * self._growth ** (self._lost_frames - self._patience), self._max_factor)
 
     # ------------------------------------------------------------------- API
     def init(self, frame: np.ndarray, bbox: Sequence[float]) -> None:
@@ -181,7 +185,7 @@ class Tracker:
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         side = geometry.crop_side(box, self._template_factor)
         self._fill_input(frame, cx, cy, side, self._tz, self._template)
-        self._box = box
+        self._box = self._good_box = box
         self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         self._lost_frames = 0
         self._frame_index = 0
@@ -216,14 +220,16 @@ class Tracker:
         t1 = time.perf_counter()
         score_map, size_map, offset_map = self._run(self._template, self._search)
         t2 = time.perf_counter()
-        was_lost = self._lost_frames > 0
-        use_hann = self._hann is not None and (not was_lost or self._hann_when_lost)
+        redetecting = self._lost_frames > self._patience
+        use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
         weighted = score_map * self._hann if use_hann else score_map
         idx = int(np.argmax(weighted))
         score = float(weighted.flat[idx])
         if not math.isfinite(score):
             raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
-        if score >= self._lost_threshold:
+        lost = score < self._lost_threshold
+        self._lost_frames = self._lost_frames + 1 if lost else 0
+        if not lost or self._lost_frames <= self._patience:  # follow the peak
             iy, ix = divmod(idx, self._fs)
             norm = (
                 (ix + float(offset_map[0, iy, ix])) / self._fs,
@@ -232,19 +238,17 @@ class Tracker:
                 float(size_map[1, iy, ix]),
             )
             new_box = geometry.crop_to_image(norm, cx, cy, side)
-            if self._size_rate is not None and not was_lost:  # a re-acquisition takes the detection's size
+            if self._size_rate is not None and not redetecting:  # a re-acquisition takes the detection's size
                 new_box = geometry.smooth_size(box, new_box, self._size_rate * float(score_map.flat[idx]))
-            new_box = geometry.clip_box(new_box, W, H, self._margin)
-            self._box = tuple(float(v) for v in new_box)
-            self._lost_frames = 0
-            lost = False
-        else:
-            self._lost_frames += 1
-            lost = True
+            self._box = tuple(float(v) for v in geometry.clip_box(new_box, W, H, self._margin))
+            if not lost:
+                self._good_box = self._box
+        else:  # re-detect around the last good box (neither moved nor grown)
+            self._box = self._good_box
         t3 = time.perf_counter()
         self._frame_index += 1
         self._result = TrackResult(
-            bbox=self._box,
+            bbox=self._good_box,
             score=score,
             lost=lost,
             state=LOST if lost else TRACKING,
@@ -253,7 +257,7 @@ class Tracker:
             latency_ms=(t3 - t0) * 1e3,
             timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3},
         )
-        return not lost, self._box
+        return not lost, self._good_box
 
     # -------------------------------------------------------------- internals
     def _fill_input(self, frame: np.ndarray, cx: float, cy: float, side: float, size: int, dst: np.ndarray) -> None:

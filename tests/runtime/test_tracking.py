@@ -173,6 +173,38 @@ def test_lost_keeps_last_box_widens_search_and_reacquires(tiny_model_dir, make_t
     assert tracker.result.search_factor == base
 
 
+def test_lost_patience_follows_the_peak_then_redetects_around_the_last_good_box(tiny_model_dir):
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    F, base, growth = card.feature_size, card.search.factor, card.inference["search_growth_when_lost"]
+    score = np.full((F, F), 0.01, np.float32)
+    score[F // 2, F // 2 + 2] = 0.6  # the peak sits 2 cells right of the centre, every frame
+    side = math.ceil(40 * base)
+    size = np.full((2, F, F), 40 / side, np.float32)  # detections keep the 40 px box size
+    card = replace(card, inference={**card.inference, "lost_patience": 3})
+    tracker = sstrack_edge.Tracker(_fake_model(card, score, size, np.zeros((2, F, F), np.float32)), lost_threshold=0.9)
+    frame = np.zeros((900, 1600, 3), np.uint8)
+    init = (400.0, 400.0, 40.0, 40.0)
+    step = (F // 2 + 2) / F * side - side / 2  # how far one followed frame moves the centre
+    tracker.init(frame, init)
+    for _ in range(2):  # within patience: reported lost with the last good box, search keeps following
+        ok, box = tracker.update(frame)
+        assert not ok and box == init and tracker.result.search_factor == base
+    assert tracker.search_factor == base
+    tracker.lost_threshold = 0.0  # confident again: the box is where the followed search led
+    ok, (x, y, w, h) = tracker.update(frame)
+    assert ok and x + w / 2 == pytest.approx(420 + 3 * step) and y + h / 2 == pytest.approx(420)
+    good = tracker.result.bbox
+    tracker.lost_threshold = 0.9
+    for k in range(1, 5):  # the 4th low frame exhausts the patience of 3: back to the last good box
+        ok, box = tracker.update(frame)
+        assert not ok and box == good
+    assert tracker.search_factor == pytest.approx(base * growth)
+    tracker.lost_threshold = 0.0
+    ok, (x, y, w, h) = tracker.update(frame)
+    wide = math.ceil(40 * base * growth)
+    assert ok and x + w / 2 == pytest.approx(good[0] + 20 + (F // 2 + 2) / F * wide - wide / 2)
+
+
 def test_hann_window_is_skipped_while_lost(tiny_model_dir, make_tracker, real_clip):
     frames, gt = real_clip
     tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=1.0)

@@ -29,6 +29,7 @@ INFERENCE_DEFAULTS: dict[str, Any] = {
     "search_growth_when_lost": 1.25,
     "max_search_factor": 8.0,
     "size_update_rate": None,  # None: each detection's size as is (OSTrack); see sstrack_edge.tracker
+    "lost_patience": 0,  # low-score frames in a row the tracker still follows before it re-detects
 }
 INFERENCE_OPTIONAL = ("hann_window_when_lost",)  # keys a card may add; the Tracker's default otherwise
 
