@@ -47,7 +47,7 @@ class TrackResult:
     lost: bool
     state: str  # "initialized" | "tracking" | "lost"
     frame_index: int  # 0 = the init frame
-    search_factor: float  # crop factor used for this frame (grows while lost)
+    search_factor: float  # crop factor used for this frame (grows while re-detecting a lost target)
     latency_ms: float = 0.0  # whole update() call
     timings_ms: dict[str, float] = field(default_factory=dict)  # preprocess / inference / decode
 
