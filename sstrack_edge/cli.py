@@ -27,6 +27,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")
     g.add_argument("--spin-wait", action="store_true", help="let ORT worker threads spin between ops (burns idle CPU)")
     g.add_argument("--lost-threshold", type=float, default=None, help="score below which the target counts as lost (default: from the card)")
+    g.add_argument("--lost-patience", type=int, default=None,
+                   help="low-score frames still followed before re-detection (default: from the card; 0 = freeze at once)")
 
 
 def _make_tracker(args: argparse.Namespace):
@@ -40,6 +42,7 @@ def _make_tracker(args: argparse.Namespace):
         spin_wait=args.spin_wait,
         lost_threshold=args.lost_threshold,
         variant=args.variant,
+        lost_patience=args.lost_patience,
     )
 
 

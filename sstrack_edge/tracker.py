@@ -77,6 +77,10 @@ class Tracker:
         ``LoadedModel``).
     lost_threshold:
         score below which a frame counts as lost; ``None`` = the card's ``inference.lost_threshold``.
+    lost_patience:
+        low-score frames in a row the tracker still follows before it re-detects; ``None`` = the
+        card's ``inference.lost_patience`` (0 if absent). 0 freezes the search on the first lost frame,
+        which re-acquires a target after occlusion or out-of-view better (docs/runtime.md).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Tracker:
         spin_wait: bool = False,
         lost_threshold: float | None = None,
         variant: str | None = None,
+        lost_patience: int | None = None,
     ):
         if isinstance(model, LoadedModel):
             conflicts = {
@@ -116,7 +121,11 @@ class Tracker:
         self._margin = float(inf["clip_margin"])
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
-        self._patience = int(inf.get("lost_patience", 0))
+        if lost_patience is None:
+            lost_patience = inf.get("lost_patience", 0)
+        if isinstance(lost_patience, bool) or not isinstance(lost_patience, (int, np.integer)) or lost_patience < 0:
+            raise ValueError(f"lost_patience must be a whole number of frames >= 0, got {lost_patience!r}")
+        self._patience = int(lost_patience)
         rate = inf.get("size_update_rate")  # None: take each detection's size as is (OSTrack)
         self._size_rate = None if rate is None else float(rate)
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
