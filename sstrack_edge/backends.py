@@ -355,14 +355,17 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
             f"model card {name!r} is malformed: inference.size_update_rate must be null or a number "
             f"in (0, 1], got {rate!r}"
         )
+    try:
+        check_lost_patience(inference.get("lost_patience", 0))
+    except ValueError as e:
+        raise ModelFileError(f"model card {name!r} is malformed: inference.{e}") from None
 
 
-    patience = inference.get("lost_patience", 0)
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ModelFileError(
-            f"model card {name!r} is malformed: inference.lost_patience must be a whole number of frames >= 0, "
-            f"got {patience!r}"
-        )
+def check_lost_patience(value: Any) -> int:
+    """``lost_patience`` (card value or ``Tracker`` argument) as an int; ValueError if it is not one >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"lost_patience must be a whole number of frames >= 0, got {value!r}")
+    return int(value)
 
 
 def check_card(card: ModelCard) -> None:

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry
-from .backends import LoadedModel, _load
+from .backends import LoadedModel, _load, check_lost_patience
 from .errors import TrackerNotInitializedError
 from .frames import channels_of, check_box, check_frame
 from .model_card import ModelCard
@@ -121,11 +121,7 @@ class Tracker:
         self._margin = float(inf["clip_margin"])
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
-        if lost_patience is None:
-            lost_patience = inf.get("lost_patience", 0)
-        if isinstance(lost_patience, bool) or not isinstance(lost_patience, (int, np.integer)) or lost_patience < 0:
-            raise ValueError(f"lost_patience must be a whole number of frames >= 0, got {lost_patience!r}")
-        self._patience = int(lost_patience)
+        self._patience = check_lost_patience(inf.get("lost_patience", 0) if lost_patience is None else lost_patience)
         rate = inf.get("size_update_rate")  # None: take each detection's size as is (OSTrack)
         self._size_rate = None if rate is None else float(rate)
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold

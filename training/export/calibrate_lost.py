@@ -50,12 +50,7 @@ def record(model_dir: str | Path, data_root: str | Path, threads: int = 1,
     from sstrack_edge.tracker import Tracker
 
     tracker = Tracker(model=model_dir, backend="onnxruntime", precision="fp32", threads=threads, lost_threshold=0.0)
-    seqs = load_dataset(Path(data_root), "sot")
-    if sequences is not None:
-        unknown = sorted(set(sequences) - {s.name for s in seqs})
-        if unknown:
-            raise ValueError(f"sequences {unknown} not in {data_root}")
-        seqs = [s for s in seqs if s.name in set(sequences)]
+    seqs = load_dataset(Path(data_root), "sot", sequences)
     if len(seqs) < 2:
         raise ValueError(f"{data_root}: the absent-target sample needs at least 2 sequences, found {len(seqs)}")
     present, absent = [], []
@@ -125,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         card = ModelCard.load(args.model_dir)
         card.inference["lost_threshold"] = t
         card.metrics["lost_threshold_calibration"] = {
-            "data": str(args.data), "sequences": sequences or "all", "present_frames": len(scores["present"]), "absent_frames": len(scores["absent"]),
+            "data": str(args.data), "sequences": sequences or "all",
+            "present_frames": len(scores["present"]), "absent_frames": len(scores["absent"]),
             "rule": f"largest threshold calling at most {args.max_false_lost:.0%} of present frames lost "
                     "(training.export.calibrate_lost)",
             "table": [{k: round(v, 4) for k, v in row.items()} for row in rows],
