@@ -347,18 +347,21 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
     missing = [k for k in REQUIRED_INFERENCE_KEYS if k not in inference]
     if missing:
         raise ModelFileError(f"model card {name!r} is malformed: inference lacks {missing}")
-    rate = inference.get("size_update_rate")
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0
-    ):
-        raise ModelFileError(
-            f"model card {name!r} is malformed: inference.size_update_rate must be null or a number "
-            f"in (0, 1], got {rate!r}"
-        )
     try:
+        check_size_update_rate(inference.get("size_update_rate"))
         check_lost_patience(inference.get("lost_patience", 0))
     except ValueError as e:
         raise ModelFileError(f"model card {name!r} is malformed: inference.{e}") from None
+
+
+def check_size_update_rate(value: Any) -> float | None:
+    """``size_update_rate`` (card value or evaluation option) as a float, or None (off); ValueError
+    unless it is None or a number in (0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0.0 < value <= 1.0:
+        raise ValueError(f"size_update_rate must be null or a number in (0, 1] (null = off), got {value!r}")
+    return float(value)
 
 
 def check_lost_patience(value: Any) -> int:

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sstrack_edge.evaluation.datasets import read_sot
+from sstrack_edge.backends import check_size_update_rate
+from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import load_checkpoint
@@ -105,20 +106,6 @@ def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
     return pred
 
 
-def read_sequences(data_root: str | Path, sequences: list[str] | None = None) -> list:
-    """The sequences of a sot folder (or only the named ones; unknown names are an error)."""
-    root = Path(data_root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"evaluation data folder not found: {root}")
-    seqs = read_sot(root)
-    if sequences is not None:
-        unknown = sorted(set(sequences) - {s.name for s in seqs})
-        if unknown:
-            raise ValueError(f"sequences {unknown} not in {root}")
-        seqs = [s for s in seqs if s.name in set(sequences)]
-    return seqs
-
-
 def evaluate_tracker(tracker: TorchTracker, seqs: list) -> dict:
     """OPE of ``tracker`` on ``seqs``: mean AUC / P@20 / OP50 (in %) and a per-sequence table."""
     per_seq = {}
@@ -146,7 +133,7 @@ def evaluate_tracker(tracker: TorchTracker, seqs: list) -> dict:
 def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
                         sequences: list[str] | None = None, size_update_rate: float | None = None) -> dict:
     """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
-    seqs = read_sequences(data_root, sequences)
+    seqs = load_dataset(data_root, "sot", sequences)
     tracker = load_tracker(checkpoint, device, size_update_rate=size_update_rate)
     res = evaluate_tracker(tracker, seqs)
     return {"checkpoint": str(checkpoint), "epoch": tracker.epoch, "data": str(Path(data_root)),
@@ -172,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         ck = ck / "last.pt"
     try:
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
-        if args.size_update_rate is not None and not 0.0 < args.size_update_rate <= 1.0:
-            raise ValueError(f"--size-update-rate must be in (0, 1], got {args.size_update_rate}")
+        check_size_update_rate(args.size_update_rate)
         res = evaluate_checkpoint(ck, args.data, sequences=names, size_update_rate=args.size_update_rate)
     except (FileNotFoundError, ValueError) as e:
         print(f"evaluate: {e}", file=sys.stderr)

@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
+from sstrack_edge.evaluation.datasets import load_dataset
 from training.build_data import TrainData, build_train_data
 from training.checkpoint import (
     FORMAT,
@@ -161,9 +162,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.val_seqs = None
         if cfg.validation is not None and self.dist.is_main:  # only rank 0 tracks the validation set
-            from training.evaluate import read_sequences
-
-            self.val_seqs = read_sequences(cfg.validation.root, cfg.validation.sequences)
+            self.val_seqs = load_dataset(cfg.validation.root, "sot", cfg.validation.sequences)
         self.best: dict | None = None  # {"epoch", "val_auc"} of the checkpoint behind best.pt
         # training RNG (drop path) differs per rank; set after the shared initialization
         seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)

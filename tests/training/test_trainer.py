@@ -96,6 +96,8 @@ def test_recorded_eval_joins_the_training_curve(short_run, sot_eval, tmp_path):
     shutil.copytree(out, run, ignore=shutil.ignore_patterns("tb"))
     seq = min(read_sot(sot_eval), key=len).name
     assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--record"]) == 0
+    for bad in (["--size-update-rate", "1.5"], ["--sequences", "no_such_sequence"], ["--data", str(tmp_path / "none")]):
+        assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), *bad]) == 2  # message, no traceback
     evals = read_eval_log(run)
     assert [e["epoch"] for e in evals] == [3] and evals[0]["sequences"] == 1 and 0 <= evals[0]["auc"] <= 100
     from matplotlib.image import imread
