@@ -359,7 +359,8 @@ def check_size_update_rate(value: Any) -> float | None:
     unless it is None or a number in (0, 1]."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0.0 < value <= 1.0:
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not is_number or not 0.0 < value <= 1.0:
         raise ValueError(f"size_update_rate must be null or a number in (0, 1] (null = off), got {value!r}")
     return float(value)
 

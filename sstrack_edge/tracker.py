@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry
-from .backends import LoadedModel, _load, check_lost_patience
+from .backends import LoadedModel, _load, check_lost_patience, check_size_update_rate
 from .errors import TrackerNotInitializedError
 from .frames import channels_of, check_box, check_frame
 from .model_card import ModelCard
@@ -122,8 +122,8 @@ class Tracker:
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
         self._patience = check_lost_patience(inf.get("lost_patience", 0) if lost_patience is None else lost_patience)
-        rate = inf.get("size_update_rate")  # None: take each detection's size as is (OSTrack)
-        self._size_rate = None if rate is None else float(rate)
+        # None: take each detection's size as is (OSTrack)
+        self._size_rate = check_size_update_rate(inf.get("size_update_rate"))
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
         # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
