@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import CheckpointError, atomic_save, load_checkpoint
+from training.checkpoint import CheckpointError, atomic_save, epoch_checkpoint_path, load_checkpoint
 
 
 def average_checkpoints(paths: list[str | Path]) -> dict:
@@ -63,11 +63,10 @@ def epoch_checkpoints(run: str | Path, first: int, last: int) -> list[Path]:
     missing ones (``log.keep_checkpoints`` > 0 deletes older epochs)."""
     if first > last:
         raise ValueError(f"epoch range {first}-{last} is empty")
-    ckdir = Path(run) / "checkpoints"
-    paths = [ckdir / f"epoch_{e:04d}.pt" for e in range(first, last + 1)]
+    paths = [epoch_checkpoint_path(run, e) for e in range(first, last + 1)]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"{ckdir} lacks {', '.join(missing)} (train with --set log.keep_checkpoints=0 "
+        raise FileNotFoundError(f"{paths[0].parent} lacks {', '.join(missing)} (train with --set log.keep_checkpoints=0 "
                                 f"to keep every epoch)")
     return paths
 

@@ -74,6 +74,11 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+def epoch_checkpoint_path(run: str | os.PathLike, epoch: int) -> Path:
+    """Where a run keeps the checkpoint of ``epoch``: ``RUN/checkpoints/epoch_NNNN.pt``."""
+    return Path(run) / "checkpoints" / f"epoch_{int(epoch):04d}.pt"
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():

@@ -37,6 +37,7 @@ from training.checkpoint import (
     FORMAT,
     VERSION,
     atomic_save,
+    epoch_checkpoint_path,
     load_checkpoint,
     rng_state,
     set_rng_state,
@@ -200,8 +201,8 @@ class Trainer:
         state = self.state(metrics)  # collective (RNG gather): every rank calls it
         if not self.dist.is_main:
             return None
-        ckdir = self.out / "checkpoints"
-        path = atomic_save(state, ckdir / f"epoch_{self.epoch:04d}.pt")
+        path = atomic_save(state, epoch_checkpoint_path(self.out, self.epoch))
+        ckdir = path.parent
         for name in [LAST] + ([BEST] if best else []):
             tmp = self.out / f".{name}.link"
             if tmp.exists():
