@@ -25,6 +25,7 @@ from training.data.datasets import (
     load_trackingnet,
     load_video_files,
 )
+from training.data.negatives import NegativeSource
 from training.data.pairs import EpochSampler, PairDataset
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler, RandomSampler, estimate_random_bin_probs
@@ -91,8 +92,10 @@ def build_train_data(cfg: TrainConfig, model_config, rank: int = 0, world_size: 
         sampler = RandomSampler(datasets, weights, bins)
         available = q_r > 0
     processor = PairProcessor(CropSizes.from_model_config(model_config), processing)
+    negatives = NegativeSource(datasets, weights) if cfg.data.negative_prob > 0 else None
     dataset = PairDataset(
-        sampler, processor, cfg.data.samples_per_epoch, seed=cfg.seed, decode_cache_mb=cfg.data.decode_cache_mb
+        sampler, processor, cfg.data.samples_per_epoch, seed=cfg.seed, decode_cache_mb=cfg.data.decode_cache_mb,
+        negative_prob=cfg.data.negative_prob, negatives=negatives,
     )
     epoch_sampler = EpochSampler(dataset, rank=rank, world_size=world_size)
     return TrainData(dataset, epoch_sampler, bins, q_r, available, interval, q_seconds)

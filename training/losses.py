@@ -6,7 +6,9 @@
 * :func:`focal_loss_per_sample`: CenterNet focal loss (alpha 2, beta 4) on the score map,
   normalized by the sample's number of positive cells (1 per sample with OSTrack's heatmap).
 * :class:`TrackingLoss`: ``w_giou GIoU + w_l1 L1 + w_focal focal`` per sample (2 / 5 / 1 by
-  default), optional per-sample weights (``Gamma``), then the batch mean.
+  default), optional per-sample weights (``Gamma``), then the batch mean. Negative pairs
+  (``positive`` 0, :mod:`training.data.negatives`) keep only the focal term, against their zero
+  heatmap: no box exists to regress.
 
 Predicted boxes are ``(cx, cy, w, h)`` normalized to the search crop; the GT is ``(x, y, w, h)``
 normalized the same way, converted to ``xyxy`` and clamped to [0, 1] as OSTrack does.
@@ -104,8 +106,10 @@ class TrackingLoss:
     def __init__(self, weights: LossWeights | None = None):
         self.w = weights or LossWeights()
 
-    def per_sample(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor) -> dict:
-        """Per-sample terms (``[B]`` each): ``total``, ``giou``, ``l1``, ``focal``, ``iou``."""
+    def per_sample(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor, positive=None) -> dict:
+        """Per-sample terms (``[B]`` each): ``total``, ``giou``, ``l1``, ``focal``, ``iou``.
+        ``positive`` (``[B]``, 1 or 0; default all 1): the box terms of a 0 sample are zeroed, and
+        its ``iou`` (against a box that is not its target) means nothing."""
         for key in ("pred_boxes", "score_map"):
             if key not in outputs:
                 raise KeyError(f"network outputs lack {key!r}; have {sorted(outputs)}")
@@ -114,12 +118,18 @@ class TrackingLoss:
         giou, iou = giou_loss_per_sample(pred, gt)
         l1 = l1_loss_per_sample(pred, gt)
         focal = focal_loss_per_sample(outputs["score_map"], heatmap)
+        if positive is not None:
+            positive = torch.as_tensor(positive, dtype=giou.dtype, device=giou.device).reshape(-1)
+            if positive.shape != giou.shape:
+                raise ValueError(f"{positive.numel()} positive flags for a batch of {giou.numel()}")
+            giou, l1 = giou * positive, l1 * positive
         total = self.w.giou * giou + self.w.l1 * l1 + self.w.focal * focal
         return {"total": total, "giou": giou, "l1": l1, "focal": focal, "iou": iou.detach()}
 
-    def __call__(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor, sample_weights=None):
+    def __call__(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor, sample_weights=None,
+                 positive=None):
         """``(loss, terms)``: the batch mean of ``sample_weights * total`` and the per-sample terms."""
-        terms = self.per_sample(outputs, search_box_xywh, heatmap)
+        terms = self.per_sample(outputs, search_box_xywh, heatmap, positive)
         total = terms["total"]
         if sample_weights is not None:
             sample_weights = torch.as_tensor(sample_weights, dtype=total.dtype, device=total.device).reshape(-1)

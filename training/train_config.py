@@ -71,8 +71,12 @@ class DataConfig:
     processing: dict = field(default_factory=dict)  # training.data.config.ProcessingConfig keys
     q_random_samples: int = 50_000  # simulated random-sampler draws to estimate q_R
     decode_cache_mb: float = 0.0
+    negative_prob: float = 0.0  # fraction of negative pairs (training.data.negatives); 0 = OSTrack/SSTrack
 
     def __post_init__(self) -> None:
+        if not isinstance(self.negative_prob, (int, float)) or isinstance(self.negative_prob, bool) or not 0 <= self.negative_prob < 1:
+            raise ValueError(f"data.negative_prob must be a number in [0, 1), got {self.negative_prob!r}")
+        self.negative_prob = float(self.negative_prob)
         if not self.datasets:
             raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
         self.datasets = [

@@ -309,7 +309,7 @@ class Trainer:
         sched_seconds = time.perf_counter() - t_sched0
         ds.set_epoch(epoch)
         self.net.train()
-        sums = np.zeros(5)  # loss, giou, l1, focal, n
+        sums = np.zeros(6)  # loss, giou, l1, focal, samples, positive samples
         redraws = np.zeros(self.data.bins.num_bins)
         skipped = 0
         bar = None
@@ -326,11 +326,14 @@ class Trainer:
             search = batch["search"].to(self.device, non_blocking=True).float()
             box = batch["search_box"].to(self.device)
             heat = batch["heatmap"].to(self.device)
-            weights = self.schedule.loss_weights(bins).to(self.device)
+            positive = batch["positive"].to(self.device)
+            is_pos = batch["positive"] > 0
+            # negative pairs: weight 1 (Gamma belongs to the bin's positives), not in the success statistics
+            weights = torch.where(positive > 0, self.schedule.loss_weights(bins).to(self.device), 1.0)
             with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
                 out = self.net(template, search)
-            loss, terms = self.loss_fn(out, box, heat, weights)
-            self.schedule.record(bins, terms["iou"])
+            loss, terms = self.loss_fn(out, box, heat, weights, positive)
+            self.schedule.record(bins[is_pos], terms["iou"].cpu()[is_pos])
             self.optimizer.zero_grad(set_to_none=True)
             if self.grad_scaler is not None:
                 self.grad_scaler.scale(loss).backward()
@@ -346,7 +349,8 @@ class Trainer:
                 self.optimizer.step()
             n = len(bins)
             sums += [loss.detach().item() * n, float(terms["giou"].detach().sum()),
-                     float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()), n]
+                     float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()), n,
+                     int(is_pos.sum())]
             redraws += np.bincount(bins.numpy(), weights=batch["redraws"].numpy(), minlength=len(redraws))
             skipped += int(batch["skipped_frames"].sum())
             if bar is not None:
@@ -362,15 +366,16 @@ class Trainer:
         self.lr_scheduler.step()
         self.epoch = epoch
         tot = self._sum(list(sums) + list(redraws) + [skipped])
-        n = max(tot[4], 1.0)
+        n, n_pos = max(tot[4], 1.0), max(tot[5], 1.0)
         rec = {
             "epoch": epoch,
             "lr": lr,
             "loss": tot[0] / n,
-            "giou": tot[1] / n,
-            "l1": tot[2] / n,
+            "giou": tot[1] / n_pos,  # box terms: over positive pairs (negatives have none)
+            "l1": tot[2] / n_pos,
             "focal": tot[3] / n,
             "samples": int(tot[4]),
+            "negative_samples": int(tot[4] - tot[5]),
             "mean_iou": stats.mean_iou,
             "tau": stats.tau,
             "p": stats.p,
@@ -383,7 +388,7 @@ class Trainer:
             "gamma_clip_events": stats.gamma_weighted_clip_events,
             "bin_counts": stats.bin_counts,
             "bin_success": stats.bin_success,
-            "redraws": [int(v) for v in tot[5:5 + len(redraws)]],
+            "redraws": [int(v) for v in tot[6:6 + len(redraws)]],
             "skipped_frames": int(tot[-1]),
             "q_random": self.schedule.q_random.tolist(),
             "q_min": self.cfg.schedule.q_min,

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset, Sampler
 
 from training.data.errors import FrameReadError
 from training.data.frames import DecodeCache
+from training.data.negatives import NegativeSource
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler, RandomSampler
 
@@ -55,8 +56,16 @@ class PairDataset(Dataset):
     Each item is a dict: ``template`` uint8 ``[3, Hz, Hz]`` (BGR), ``search`` uint8 ``[3, Hx, Hx]``,
     ``search_box`` float32 ``[4]`` (x, y, w, h normalized to the search crop),
     ``search_box_cxcywh`` float32 ``[4]``, ``template_box`` float32 ``[4]``, ``heatmap`` float32
-    ``[F, F]``, and int64 scalars ``bin``, ``interval``, ``redraws``, ``skipped_frames``, ``epoch``,
-    ``index``, plus ``sample_id`` (str: epoch/index/dataset/sequence/frames, for debugging).
+    ``[F, F]``, float32 ``positive`` (1, or 0 for a negative pair), and int64 scalars ``bin``,
+    ``interval``, ``redraws``, ``skipped_frames``, ``epoch``, ``index``, plus ``sample_id`` (str:
+    epoch/index/dataset/sequence/frames, for debugging).
+
+    Negative pairs (``negative_prob > 0``, :mod:`training.data.negatives`): with that probability
+    the pair's search frame is replaced by a frame of another sequence or image, cropped around its
+    own object; the heatmap is all zeros and ``positive`` is 0 (``search_box`` then describes that
+    other object and must not be used as a target). The sampler's draw (bin, interval, template) is
+    unchanged, so per-bin statistics still count it. ``negative_prob == 0`` draws nothing extra from
+    the generator: runs without negatives reproduce exactly.
     """
 
     def __init__(
@@ -67,6 +76,8 @@ class PairDataset(Dataset):
         seed: int = 0,
         max_retries: int = 100,
         decode_cache_mb: float = 0,
+        negative_prob: float = 0.0,
+        negatives: NegativeSource | None = None,
     ):
         if not isinstance(sampler, (IntervalSampler, RandomSampler)):
             raise TypeError(f"sampler must be an IntervalSampler or RandomSampler, got {type(sampler).__name__}")
@@ -74,6 +85,17 @@ class PairDataset(Dataset):
             raise TypeError(f"processor must be a PairProcessor, got {type(processor).__name__}")
         if int(samples_per_epoch) < 1:
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
+        if not isinstance(negative_prob, (int, float)) or isinstance(negative_prob, bool) or not 0 <= negative_prob < 1:
+            raise ValueError(f"negative_prob must be a number in [0, 1), got {negative_prob!r}")
+        if negative_prob > 0 and not isinstance(negatives, NegativeSource):
+            raise ValueError("negative_prob > 0 needs a NegativeSource (negatives=...)")
+        if negatives is not None and (
+            len(negatives.datasets) != len(sampler.datasets)
+            or any(a is not b for a, b in zip(negatives.datasets, sampler.datasets))
+        ):
+            raise ValueError("the NegativeSource must be built on the sampler's datasets (same list, same order)")
+        self.negative_prob = float(negative_prob)
+        self.negatives = negatives
         self.sampler = sampler
         self.processor = processor
         self.samples_per_epoch = int(samples_per_epoch)
@@ -126,6 +148,7 @@ class PairDataset(Dataset):
         forced_bin = None
         redraws = 0
         skipped = 0
+        negative = self.negative_prob > 0 and bool(rng.random() < self.negative_prob)
         for _ in range(self.max_retries):
             pair = self.sampler.draw(rng, bin_probs=q, bin=forced_bin)
             redraws += pair.redraws
@@ -133,18 +156,27 @@ class PairDataset(Dataset):
                 forced_bin = pair.bin  # keep q exact: a rejected sample is redrawn in its bin
             ds = self.sampler.datasets[pair.dataset]
             seq = ds[pair.sequence]
+            x_seq, x_frame, x_name = seq, pair.search_frame, ""
+            if negative:
+                neg = self.negatives.draw(rng, pair.dataset, pair.sequence)
+                x_ds = self.negatives.datasets[neg.dataset]
+                x_seq, x_frame = x_ds[neg.sequence], neg.frame
+                x_name = f"/neg:{x_ds.name}/{x_seq.name}/{x_frame}"
             try:
                 z_img = seq.frames.read(pair.template_frame, self.cache)
-                x_img = z_img if pair.search_frame == pair.template_frame else seq.frames.read(pair.search_frame, self.cache)
+                same = x_seq is seq and x_frame == pair.template_frame
+                x_img = z_img if same else x_seq.frames.read(x_frame, self.cache)
             except FrameReadError as e:
                 self._warn_frame(e)
                 skipped += 1
                 redraws += 1
                 continue
-            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, seq.boxes[pair.search_frame], rng)
+            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, x_seq.boxes[x_frame], rng)
             if out is None:
                 redraws += 1
                 continue
+            if negative:
+                out.heatmap[:] = 0.0
             return {
                 "template": torch.from_numpy(np.ascontiguousarray(out.template.transpose(2, 0, 1))),
                 "search": torch.from_numpy(np.ascontiguousarray(out.search.transpose(2, 0, 1))),
@@ -152,13 +184,14 @@ class PairDataset(Dataset):
                 "search_box_cxcywh": torch.from_numpy(out.search_box_cxcywh),
                 "template_box": torch.from_numpy(out.template_box),
                 "heatmap": torch.from_numpy(out.heatmap),
+                "positive": torch.tensor(0.0 if negative else 1.0, dtype=torch.float32),
                 "bin": torch.tensor(pair.bin, dtype=torch.int64),
                 "interval": torch.tensor(pair.interval, dtype=torch.int64),
                 "redraws": torch.tensor(redraws, dtype=torch.int64),
                 "skipped_frames": torch.tensor(skipped, dtype=torch.int64),
                 "epoch": torch.tensor(key.epoch, dtype=torch.int64),
                 "index": torch.tensor(key.index, dtype=torch.int64),
-                "sample_id": f"e{key.epoch}/i{key.index}/{ds.name}/{seq.name}/{pair.template_frame}-{pair.search_frame}",
+                "sample_id": f"e{key.epoch}/i{key.index}/{ds.name}/{seq.name}/{pair.template_frame}-{pair.search_frame}{x_name}",
             }
         raise RuntimeError(
             f"sample {key.index} of epoch {key.epoch}: no usable pair after {self.max_retries} tries "

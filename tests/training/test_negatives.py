@@ -1,0 +1,126 @@
+"""Negative pairs (training.data.negatives): the search side comes from elsewhere, the label says
+"absent", the loss keeps only the score-map term, and the trainer keeps them out of SSTrack's
+success statistics. Real data from ../shared."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+import torch
+
+from _train_tiny import tiny_config
+from training.data.config import CropSizes
+from training.data.datasets import load_sequence_folder, load_stills
+from training.data.negatives import NegativeSource
+from training.data.pairs import PairDataset
+from training.data.processing import PairProcessor
+from training.data.sampler import IntervalSampler
+from training.losses import TrackingLoss
+from training.train_config import ConfigError
+from training.trainer import Trainer
+
+SMALL = CropSizes(template_size=64, search_size=128)
+
+
+@pytest.fixture(scope="module")
+def real_sets(sot_train, stills_dir):
+    return [load_sequence_folder(sot_train), load_stills(stills_dir, sources=["aerial_cars"])]
+
+
+@pytest.mark.realdata
+def test_negative_source_never_uses_the_templates_sequence_or_photo(real_sets):
+    videos, stills = real_sets
+    src = NegativeSource(real_sets, [1, 3])
+    rng = np.random.default_rng(0)
+    # a box whose photo holds several annotated cars: no other car of that photo may be drawn
+    counts = np.bincount(stills.image_index)
+    box = int(np.flatnonzero(counts[stills.image_index] >= 3)[0])
+    seen = collections.Counter()
+    for _ in range(3000):
+        for template in ((0, 2), (1, box)):
+            neg = src.draw(rng, *template)
+            seen[neg.dataset] += 1
+            ds = real_sets[neg.dataset]
+            assert ds[neg.sequence].visible[neg.frame]
+            assert (neg.dataset, neg.sequence) != template
+            if template[0] == 1 and neg.dataset == 1:
+                assert stills.image_index[neg.sequence] != stills.image_index[box]
+    assert 0.7 < seen[1] / sum(seen.values()) < 0.8  # the weights 1 : 3
+
+
+@pytest.mark.realdata
+def test_pair_dataset_mixes_in_negatives_deterministically(real_sets):
+    def make(p):
+        src = NegativeSource(real_sets, [3, 1]) if p else None
+        return PairDataset(IntervalSampler(real_sets, [3, 1]), PairProcessor(SMALL), samples_per_epoch=200,
+                           seed=5, negative_prob=p, negatives=src)
+
+    ds = make(0.3)
+    items = [ds[i] for i in range(200)]
+    neg = [x for x in items if x["positive"] == 0]
+    assert 0.2 < len(neg) / len(items) < 0.4
+    for x in items:
+        assert x["positive"].dtype == torch.float32
+        if x["positive"] == 0:
+            assert float(x["heatmap"].sum()) == 0.0 and "/neg:" in x["sample_id"]
+        else:
+            assert float(x["heatmap"].max()) == 1.0 and "/neg:" not in x["sample_id"]
+    again = make(0.3)
+    for i in (0, 17, 199):
+        assert again[i]["sample_id"] == items[i]["sample_id"]
+        assert torch.equal(again[i]["search"], items[i]["search"])
+    plain = make(0.0)
+    assert all(plain[i]["positive"] == 1 for i in range(20))
+
+
+@pytest.mark.realdata
+def test_negative_configuration_errors(real_sets, sot_train, stills_dir):
+    sampler = IntervalSampler(real_sets, [3, 1])
+    proc = PairProcessor(SMALL)
+    with pytest.raises(ValueError, match="negative_prob must be a number in"):
+        PairDataset(sampler, proc, 4, negative_prob=1.0, negatives=NegativeSource(real_sets))
+    with pytest.raises(ValueError, match="needs a NegativeSource"):
+        PairDataset(sampler, proc, 4, negative_prob=0.2)
+    with pytest.raises(ValueError, match="sampler's datasets"):
+        PairDataset(sampler, proc, 4, negative_prob=0.2, negatives=NegativeSource(real_sets[:1]))
+    one = load_stills(stills_dir, sources=["raccoon"])
+    one.boxes, one.image_index = one.boxes[:1], one.image_index[:1]
+    with pytest.raises(ValueError, match="at least two sequences"):
+        NegativeSource([one])
+    with pytest.raises(ConfigError, match="negative_prob"):
+        tiny_config(sot_train, stills_dir, data={"negative_prob": -0.1})
+
+
+def test_loss_of_a_negative_is_the_score_map_term_only():
+    torch.manual_seed(0)
+    boxes = torch.rand(4, 4) * 0.3 + torch.tensor([0.2, 0.2, 0.2, 0.2])
+    pred = torch.rand(4, 4, requires_grad=True)
+    score = torch.rand(4, 1, 8, 8, requires_grad=True)
+    heat = torch.zeros(4, 8, 8)
+    heat[:2, 3, 4] = 1.0
+    positive = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    loss, terms = TrackingLoss()({"pred_boxes": pred, "score_map": score}, boxes, heat, positive=positive)
+    assert torch.all(terms["giou"][2:] == 0) and torch.all(terms["l1"][2:] == 0)
+    assert torch.all(terms["giou"][:2] > 0) and torch.all(terms["focal"] > 0)
+    loss.backward()
+    assert torch.all(pred.grad[2:] == 0) and torch.all(pred.grad[:2].abs().sum(1) > 0)
+    assert torch.all(score.grad[2:].abs().sum((1, 2, 3)) > 0)  # the negatives push their scores down
+    assert torch.all(score.grad[2:] >= 0)
+    plain, _ = TrackingLoss()({"pred_boxes": pred, "score_map": score}, boxes, heat)
+    ones, _ = TrackingLoss()({"pred_boxes": pred, "score_map": score}, boxes, heat, positive=torch.ones(4))
+    assert torch.equal(plain, ones)
+    with pytest.raises(ValueError, match="positive flags"):
+        TrackingLoss()({"pred_boxes": pred, "score_map": score}, boxes, heat, positive=torch.ones(3))
+
+
+@pytest.mark.realdata
+def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, sot_train, stills_dir):
+    torch.set_num_threads(1)
+    cfg = tiny_config(sot_train, stills_dir, epochs=2, data={"samples_per_epoch": 64, "negative_prob": 0.25})
+    recs = Trainer(cfg, tmp_path / "run").fit()
+    for r in recs:
+        assert 5 < r["negative_samples"] < 30
+        assert sum(r["bin_counts"]) == r["samples"] - r["negative_samples"]  # success stats: positives only
+        assert np.isfinite(r["loss"]) and 0 <= r["mean_iou"] <= 1
