@@ -355,7 +355,7 @@ class Trainer:
             skipped += int(batch["skipped_frames"].sum())
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(terms['iou'].mean()):.3f}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(terms['iou'].cpu()[is_pos].mean()):.3f}")
         if bar is not None:
             bar.close()
         train_seconds = time.perf_counter() - t0
