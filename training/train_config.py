@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from training.data.negatives import check_negative_prob
 from training.sstrack.schedule import ScheduleConfig, config_from_dict as schedule_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -74,9 +75,7 @@ class DataConfig:
     negative_prob: float = 0.0  # fraction of negative pairs (training.data.negatives); 0 = OSTrack/SSTrack
 
     def __post_init__(self) -> None:
-        if not isinstance(self.negative_prob, (int, float)) or isinstance(self.negative_prob, bool) or not 0 <= self.negative_prob < 1:
-            raise ValueError(f"data.negative_prob must be a number in [0, 1), got {self.negative_prob!r}")
-        self.negative_prob = float(self.negative_prob)
+        self.negative_prob = check_negative_prob(self.negative_prob)
         if not self.datasets:
             raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
         self.datasets = [

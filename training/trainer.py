@@ -326,14 +326,14 @@ class Trainer:
             search = batch["search"].to(self.device, non_blocking=True).float()
             box = batch["search_box"].to(self.device)
             heat = batch["heatmap"].to(self.device)
-            positive = batch["positive"].to(self.device)
             is_pos = batch["positive"] > 0
             # negative pairs: weight 1 (Gamma belongs to the bin's positives), not in the success statistics
-            weights = torch.where(positive > 0, self.schedule.loss_weights(bins).to(self.device), 1.0)
+            weights = torch.where(is_pos, self.schedule.loss_weights(bins), 1.0).to(self.device)
             with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
                 out = self.net(template, search)
-            loss, terms = self.loss_fn(out, box, heat, weights, positive)
-            self.schedule.record(bins[is_pos], terms["iou"].cpu()[is_pos])
+            loss, terms = self.loss_fn(out, box, heat, weights, batch["positive"].to(self.device))
+            iou_pos = terms["iou"].cpu()[is_pos]
+            self.schedule.record(bins[is_pos], iou_pos)
             self.optimizer.zero_grad(set_to_none=True)
             if self.grad_scaler is not None:
                 self.grad_scaler.scale(loss).backward()
@@ -355,7 +355,7 @@ class Trainer:
             skipped += int(batch["skipped_frames"].sum())
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(terms['iou'].cpu()[is_pos].mean()):.3f}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(iou_pos.mean()):.3f}")
         if bar is not None:
             bar.close()
         train_seconds = time.perf_counter() - t0

@@ -19,7 +19,15 @@ from typing import Sequence as Seq
 
 import numpy as np
 
+from training.data.sampler import _normalized_weights
 from training.data.sequence import ImageBoxDataset, SequenceDataset
+
+
+def check_negative_prob(value) -> float:
+    """The fraction of negative pairs as a float, or a ``ValueError`` unless it is a number in [0, 1)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ValueError(f"negative_prob must be a number in [0, 1), got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,7 @@ class NegativeSource:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("NegativeSource needs at least one dataset")
-        w = np.ones(len(self.datasets)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-        if len(w) != len(self.datasets) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(f"need one finite weight >= 0 per dataset, not all 0; got {list(w)}")
-        self.weights = w / w.sum()
+        self.weights = _normalized_weights(self.datasets, weights)
         total = sum(len(d) for d, wk in zip(self.datasets, self.weights) if wk > 0)
         if total < 2:
             raise ValueError(

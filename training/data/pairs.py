@@ -34,7 +34,7 @@ from torch.utils.data import Dataset, Sampler
 
 from training.data.errors import FrameReadError
 from training.data.frames import DecodeCache
-from training.data.negatives import NegativeSource
+from training.data.negatives import NegativeSource, check_negative_prob
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler, RandomSampler
 
@@ -85,8 +85,7 @@ class PairDataset(Dataset):
             raise TypeError(f"processor must be a PairProcessor, got {type(processor).__name__}")
         if int(samples_per_epoch) < 1:
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
-        if not isinstance(negative_prob, (int, float)) or isinstance(negative_prob, bool) or not 0 <= negative_prob < 1:
-            raise ValueError(f"negative_prob must be a number in [0, 1), got {negative_prob!r}")
+        negative_prob = check_negative_prob(negative_prob)
         if negative_prob > 0 and not isinstance(negatives, NegativeSource):
             raise ValueError("negative_prob > 0 needs a NegativeSource (negatives=...)")
         if negatives is not None and (
@@ -94,7 +93,7 @@ class PairDataset(Dataset):
             or any(a is not b for a, b in zip(negatives.datasets, sampler.datasets))
         ):
             raise ValueError("the NegativeSource must be built on the sampler's datasets (same list, same order)")
-        self.negative_prob = float(negative_prob)
+        self.negative_prob = negative_prob
         self.negatives = negatives
         self.sampler = sampler
         self.processor = processor
