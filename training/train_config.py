@@ -73,9 +73,11 @@ class DataConfig:
     q_random_samples: int = 50_000  # simulated random-sampler draws to estimate q_R
     decode_cache_mb: float = 0.0
     negative_prob: float = 0.0  # fraction of negative pairs (training.data.negatives); 0 = OSTrack/SSTrack
+    same_scene_prob: float = 0.0  # still-photo templates: chance of a same-scene negative (training.data.negatives)
 
     def __post_init__(self) -> None:
         self.negative_prob = check_negative_prob(self.negative_prob)
+        self.same_scene_prob = check_negative_prob(self.same_scene_prob, "data.same_scene_prob")
         if not self.datasets:
             raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
         self.datasets = [

@@ -13,7 +13,7 @@ import torch
 from _train_tiny import tiny_config
 from training.data.config import CropSizes
 from training.data.datasets import load_sequence_folder, load_stills
-from training.data.negatives import NegativeSource
+from training.data.negatives import NegativeSource, same_scene_partners
 from training.data.pairs import PairDataset
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler
@@ -91,6 +91,76 @@ def test_negative_configuration_errors(real_sets, sot_train, stills_dir):
         NegativeSource([one])
     with pytest.raises(ConfigError, match="negative_prob"):
         tiny_config(sot_train, stills_dir, data={"negative_prob": -0.1})
+    with pytest.raises(ConfigError, match="same_scene_prob"):
+        tiny_config(sot_train, stills_dir, data={"same_scene_prob": 1})
+    with pytest.raises(ValueError, match="needs a NegativeSource"):
+        PairDataset(sampler, proc, 4, same_scene_prob=0.3)
+
+
+def test_same_scene_partners_are_other_boxes_of_the_photo_outside_the_crop():
+    # photo 0: two cars far apart, one close to the first; photo 1: a single box
+    boxes = np.array([[10, 10, 20, 20], [300, 300, 20, 20], [40, 10, 20, 20], [10, 10, 20, 20]], float)
+    parts = same_scene_partners(np.array([0, 0, 0, 1]), boxes, search_factor=4.0)
+    assert parts[0].tolist() == [1]  # box 2 is inside the 80 px crop around box 0's neighbour
+    assert sorted(parts[1].tolist()) == [0, 2]
+    assert parts[2].tolist() == [1]
+    assert parts[3].tolist() == []  # alone in its photo (the identical box in photo 0 is another photo)
+    wide = same_scene_partners(np.array([0, 0, 0, 1]), boxes, search_factor=40.0)
+    assert all(len(p) == 0 for p in wide)  # a crop that spans the photo leaves no partner
+
+
+@pytest.mark.realdata
+def test_processor_never_returns_a_search_crop_that_touches_the_avoid_box(stills_dir):
+    stills = load_stills(stills_dir, sources=["aerial_cars"])
+    src = NegativeSource([stills], search_factor=SMALL.search_factor)
+    box = int(np.flatnonzero([len(src.partners(0, i)) > 0 for i in range(len(stills))])[0])
+    partner = int(src.partners(0, box)[0])
+    img = stills[box].frames.read(0)
+    a, b = stills.boxes[box], stills.boxes[partner]
+    marked = img.copy()  # paint the template's car pure green: no returned search crop may show it
+    x, y, w, h = np.round(a).astype(int)
+    marked[y:y + h, x:x + w] = (0, 255, 0)
+    proc = PairProcessor(SMALL)
+    rng = np.random.default_rng(0)
+    got = 0
+    for _ in range(200):
+        out = proc(img, a, marked, b, rng, avoid_box=a)
+        if out is None:
+            continue
+        got += 1
+        green = (out.search[..., 1] > 200) & (out.search[..., 0] < 60) & (out.search[..., 2] < 60)
+        assert green.sum() == 0
+    assert got > 100
+    # a crop always contains its own target, so avoiding it rejects every sample
+    assert all(proc(img, b, img, b, rng, avoid_box=b) is None for _ in range(20))
+
+
+@pytest.mark.realdata
+def test_pair_dataset_same_scene_negatives(real_sets):
+    def make(p):
+        src = NegativeSource(real_sets, [1, 1], search_factor=SMALL.search_factor) if p else None
+        return PairDataset(IntervalSampler(real_sets, [1, 1]), PairProcessor(SMALL), samples_per_epoch=300,
+                           seed=3, negatives=src, same_scene_prob=p)
+
+    ds = make(0.5)
+    items = [ds[i] for i in range(300)]
+    ids = [x["sample_id"] for x in items]  # e<epoch>/i<index>/<dataset>/<sequence or photo#box>/...
+    same = [i for i in ids if "/same:" in i]
+    stills = [i for i in ids if i.split("/")[2] == "stills"]
+    assert set(same) <= set(stills)  # videos hold one annotated object each: no same-scene partner
+    assert 0.3 < len(same) / len(stills) < 0.6  # half of the still templates (nearly all have a partner)
+    for i in same:  # template and search: two different boxes of one photo
+        template, search = i.split("/stills/")[1].split("/0-0/")[0], i.split("/same:")[1]  # <photo>#<box>
+        assert search.split("#")[0] == template.split("#")[0] and search != template
+    for x in items:
+        neg = "/same:" in x["sample_id"]
+        assert float(x["positive"]) == (0.0 if neg else 1.0)
+        assert (float(x["heatmap"].sum()) == 0.0) == neg
+    plain, again = make(0.0), make(0.5)
+    assert all(plain[i]["positive"] == 1 for i in range(30))
+    for i in (0, 11, 299):
+        assert again[i]["sample_id"] == items[i]["sample_id"]
+        assert torch.equal(again[i]["search"], items[i]["search"])
 
 
 def test_loss_of_a_negative_is_the_score_map_term_only():
@@ -116,11 +186,18 @@ def test_loss_of_a_negative_is_the_score_map_term_only():
 
 
 @pytest.mark.realdata
-def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, sot_train, stills_dir):
+@pytest.mark.parametrize("kind", ["cross_clip", "same_scene"])
+def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, sot_train, stills_dir, kind):
     torch.set_num_threads(1)
-    cfg = tiny_config(sot_train, stills_dir, epochs=2, data={"samples_per_epoch": 64, "negative_prob": 0.25})
+    data = {"samples_per_epoch": 64, "negative_prob": 0.25}
+    if kind == "same_scene":  # half the templates are multi-car photos, 60 % of those become negatives
+        data = {"samples_per_epoch": 64, "same_scene_prob": 0.6, "datasets": [
+            {"kind": "folder", "root": str(sot_train), "weight": 1},
+            {"kind": "stills", "root": str(stills_dir), "weight": 1, "options": {"sources": ["aerial_cars"]}},
+        ]}
+    cfg = tiny_config(sot_train, stills_dir, epochs=2, data=data)
     recs = Trainer(cfg, tmp_path / "run").fit()
     for r in recs:
-        assert 5 < r["negative_samples"] < 30
+        assert 5 < r["negative_samples"] < 35
         assert sum(r["bin_counts"]) == r["samples"] - r["negative_samples"]  # success stats: positives only
         assert np.isfinite(r["loss"]) and 0 <= r["mean_iou"] <= 1

@@ -10,6 +10,13 @@ that kind (on Crossing the box jumps to a passing car, docs/conv-stem.md).
 centred on that frame's annotated object, as a positive crop would be, so the network sees a real
 object in the middle that is not its target. The label is "absent": a zero heatmap and no box
 loss (:class:`training.losses.TrackingLoss` with ``positive``).
+
+Same-scene negatives (``data.same_scene_prob``): a still photo with several annotated objects
+gives a harder negative. The template is one object of the photo, the search crop is centred on
+*another* object of the same photo, and the crop must not contain any part of the template's object
+(:class:`training.data.processing.PairProcessor` with ``avoid_box``). The background, lighting and
+camera are then the template's own, so only the object itself tells them apart, as when a passing
+car crosses a tracked pedestrian. :meth:`NegativeSource.partners` lists the candidates.
 """
 
 from __future__ import annotations
@@ -23,11 +30,43 @@ from training.data.sampler import _normalized_weights
 from training.data.sequence import ImageBoxDataset, SequenceDataset
 
 
-def check_negative_prob(value) -> float:
-    """The fraction of negative pairs as a float, or a ``ValueError`` unless it is a number in [0, 1)."""
+def check_negative_prob(value, name: str = "negative_prob") -> float:
+    """A probability of negative pairs as a float, or a ``ValueError`` unless it is a number in [0, 1)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"negative_prob must be a number in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def same_scene_partners(image_index: np.ndarray, boxes: np.ndarray, search_factor: float) -> list[np.ndarray]:
+    """For each box of a still-image dataset, the other boxes of its photo that can be a same-scene negative.
+
+    A partner ``j`` of box ``i`` lies in the same photo, and box ``i`` does not intersect the square
+    of side ``search_factor * sqrt(w_j * h_j)`` centred on box ``j`` (the un-jittered search crop).
+    Jitter can still move or grow the crop onto box ``i``; the pair processor rejects those crops
+    (``avoid_box``), so this list only keeps the rejections rare.
+    """
+    image_index = np.asarray(image_index).reshape(-1)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = [np.zeros(0, dtype=np.int64) for _ in range(len(boxes))]
+    order = np.argsort(image_index, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(image_index[order]) != 0])
+    for group in np.split(order, starts[1:]):
+        if len(group) < 2:
+            continue
+        b = boxes[group]
+        half = 0.5 * search_factor * np.sqrt(np.maximum(b[:, 2] * b[:, 3], 0.0))  # per candidate j
+        cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+        # sep[i, j]: box i lies fully outside the crop square around j
+        sep = (
+            (b[:, None, 0] + b[:, None, 2] <= (cx - half)[None, :])
+            | (b[:, None, 0] >= (cx + half)[None, :])
+            | (b[:, None, 1] + b[:, None, 3] <= (cy - half)[None, :])
+            | (b[:, None, 1] >= (cy + half)[None, :])
+        )
+        np.fill_diagonal(sep, False)
+        for a, i in enumerate(group):
+            out[i] = group[sep[a]].astype(np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -45,7 +84,8 @@ class NegativeSource:
     image file (another object of the same photo could share the crop with the target).
     """
 
-    def __init__(self, datasets: Seq[SequenceDataset], weights: Seq[float] | None = None, max_redraws: int = 1000):
+    def __init__(self, datasets: Seq[SequenceDataset], weights: Seq[float] | None = None, max_redraws: int = 1000,
+                 search_factor: float = 4.0):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("NegativeSource needs at least one dataset")
@@ -57,6 +97,20 @@ class NegativeSource:
                 f"(the search side must come from another one); have {total}"
             )
         self.max_redraws = int(max_redraws)
+        self.search_factor = float(search_factor)
+        self._partners: dict[int, list[np.ndarray]] = {}
+
+    def partners(self, dataset: int, box: int) -> np.ndarray:
+        """Indices of the boxes of ``dataset`` that can be a same-scene negative for box ``box``.
+
+        Empty for video datasets (one annotated object per sequence) and for photos with one object.
+        """
+        ds = self.datasets[dataset]
+        if not isinstance(ds, ImageBoxDataset):
+            return np.zeros(0, dtype=np.int64)
+        if dataset not in self._partners:
+            self._partners[dataset] = same_scene_partners(ds.image_index, ds.boxes, self.search_factor)
+        return self._partners[dataset][box]
 
     def _same_source(self, k: int, i: int, template_dataset: int, template_sequence: int) -> bool:
         if k != template_dataset:

@@ -64,8 +64,11 @@ class PairDataset(Dataset):
     the pair's search frame is replaced by a frame of another sequence or image, cropped around its
     own object; the heatmap is all zeros and ``positive`` is 0 (``search_box`` then describes that
     other object and must not be used as a target). The sampler's draw (bin, interval, template) is
-    unchanged, so per-bin statistics still count it. ``negative_prob == 0`` draws nothing extra from
-    the generator: runs without negatives reproduce exactly.
+    unchanged, so per-bin statistics still count it. Same-scene negatives (``same_scene_prob > 0``):
+    a pair whose template is a still-photo object with a partner (:meth:`NegativeSource.partners`)
+    becomes, with that probability, a negative centred on the partner, and no search crop may touch
+    the template's box. Probabilities of 0 draw nothing extra from the generator: runs without
+    negatives reproduce exactly.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class PairDataset(Dataset):
         decode_cache_mb: float = 0,
         negative_prob: float = 0.0,
         negatives: NegativeSource | None = None,
+        same_scene_prob: float = 0.0,
     ):
         if not isinstance(sampler, (IntervalSampler, RandomSampler)):
             raise TypeError(f"sampler must be an IntervalSampler or RandomSampler, got {type(sampler).__name__}")
@@ -86,14 +90,16 @@ class PairDataset(Dataset):
         if int(samples_per_epoch) < 1:
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
         negative_prob = check_negative_prob(negative_prob)
-        if negative_prob > 0 and not isinstance(negatives, NegativeSource):
-            raise ValueError("negative_prob > 0 needs a NegativeSource (negatives=...)")
+        same_scene_prob = check_negative_prob(same_scene_prob, "same_scene_prob")
+        if (negative_prob > 0 or same_scene_prob > 0) and not isinstance(negatives, NegativeSource):
+            raise ValueError("negative_prob > 0 or same_scene_prob > 0 needs a NegativeSource (negatives=...)")
         if negatives is not None and (
             len(negatives.datasets) != len(sampler.datasets)
             or any(a is not b for a, b in zip(negatives.datasets, sampler.datasets))
         ):
             raise ValueError("the NegativeSource must be built on the sampler's datasets (same list, same order)")
         self.negative_prob = negative_prob
+        self.same_scene_prob = same_scene_prob
         self.negatives = negatives
         self.sampler = sampler
         self.processor = processor
@@ -156,11 +162,19 @@ class PairDataset(Dataset):
             ds = self.sampler.datasets[pair.dataset]
             seq = ds[pair.sequence]
             x_seq, x_frame, x_name = seq, pair.search_frame, ""
+            is_negative, avoid = negative, None
             if negative:
                 neg = self.negatives.draw(rng, pair.dataset, pair.sequence)
                 x_ds = self.negatives.datasets[neg.dataset]
                 x_seq, x_frame = x_ds[neg.sequence], neg.frame
                 x_name = f"/neg:{x_ds.name}/{x_seq.name}/{x_frame}"
+            elif self.same_scene_prob > 0 and ds.is_image:
+                partners = self.negatives.partners(pair.dataset, pair.sequence)
+                if len(partners) and rng.random() < self.same_scene_prob:
+                    j = int(partners[rng.integers(len(partners))])
+                    x_seq, x_frame, is_negative = ds[j], 0, True
+                    avoid = seq.boxes[pair.template_frame]
+                    x_name = f"/same:{x_seq.name}"
             try:
                 z_img = seq.frames.read(pair.template_frame, self.cache)
                 same = x_seq is seq and x_frame == pair.template_frame
@@ -170,11 +184,12 @@ class PairDataset(Dataset):
                 skipped += 1
                 redraws += 1
                 continue
-            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, x_seq.boxes[x_frame], rng)
+            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, x_seq.boxes[x_frame], rng,
+                                 avoid_box=avoid)
             if out is None:
                 redraws += 1
                 continue
-            if negative:
+            if is_negative:
                 out.heatmap[:] = 0.0
             return {
                 "template": torch.from_numpy(np.ascontiguousarray(out.template.transpose(2, 0, 1))),
@@ -183,7 +198,7 @@ class PairDataset(Dataset):
                 "search_box_cxcywh": torch.from_numpy(out.search_box_cxcywh),
                 "template_box": torch.from_numpy(out.template_box),
                 "heatmap": torch.from_numpy(out.heatmap),
-                "positive": torch.tensor(0.0 if negative else 1.0, dtype=torch.float32),
+                "positive": torch.tensor(0.0 if is_negative else 1.0, dtype=torch.float32),
                 "bin": torch.tensor(pair.bin, dtype=torch.int64),
                 "interval": torch.tensor(pair.interval, dtype=torch.int64),
                 "redraws": torch.tensor(redraws, dtype=torch.int64),

@@ -7,7 +7,9 @@ and inference see identical crops. Crops stay BGR uint8: the network normalizes 
 
 A sample is rejected (``PairProcessor`` returns ``None``, the caller redraws) as OSTrack does when
 a crop side is < 1 or the crop does not overlap the frame at all (all padding), and additionally
-when the GT box centre falls outside the search crop (the heatmap could not hold it).
+when the GT box centre falls outside the search crop (the heatmap could not hold it). With
+``avoid_box`` (same-scene negative pairs, :mod:`training.data.negatives`) a search crop that
+touches that box is drawn again (up to ``jitter_tries`` times), then the sample is rejected.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def _crop_overlaps_image(cx: float, cy: float, side: float, shape: tuple) -> boo
     return x0 < w and y0 < h and x0 + side > 0 and y0 + side > 0
 
 
+def _touches_crop(box: np.ndarray, cx: float, cy: float, side: float) -> bool:
+    """Whether image box ``box`` (x, y, w, h) overlaps the square crop of ``side`` centred at (cx, cy)."""
+    x, y, w, h = box_to_crop(box, cx, cy, side)
+    return x < 1 and y < 1 and x + w > 0 and y + h > 0
+
+
 class PairProcessor:
     """Turn two frames and their GT boxes into network-ready crops and targets."""
 
@@ -72,7 +80,7 @@ class PairProcessor:
         if not side >= 1 or not _crop_overlaps_image(jb[0], jb[1], side, img.shape):
             return None
         crop = crop_square(img, jb[0], jb[1], side, out_size)
-        return crop, box_to_crop(box, jb[0], jb[1], side)
+        return crop, box_to_crop(box, jb[0], jb[1], side), (jb[0], jb[1], side)
 
     def __call__(
         self,
@@ -81,8 +89,12 @@ class PairProcessor:
         search_img: np.ndarray,
         search_box: np.ndarray,
         rng: np.random.Generator,
+        avoid_box: np.ndarray | None = None,
     ) -> ProcessedPair | None:
-        """Process one pair; ``None`` when the sample must be rejected (see module docstring)."""
+        """Process one pair; ``None`` when the sample must be rejected (see module docstring).
+
+        ``avoid_box`` (x, y, w, h in ``search_img``): no search crop may contain any part of it.
+        """
         for name, img in (("template_img", template_img), ("search_img", search_img)):
             if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
                 raise TypeError(f"{name} must be an H x W x 3 uint8 BGR array, got {getattr(img, 'shape', type(img))}")
@@ -104,13 +116,13 @@ class PairProcessor:
                            cfg.search_center_jitter, scale_jitter, rng)
             if s is not None:
                 c = s[1][:2] + s[1][2:] / 2.0
-                if np.all(c >= 0) and np.all(c < 1):
+                if np.all(c >= 0) and np.all(c < 1) and (avoid_box is None or not _touches_crop(avoid_box, *s[2])):
                     break
                 s = None
         if s is None:
             return None
-        tz, tz_box = t
-        sx, sx_box = s
+        tz, tz_box, _ = t
+        sx, sx_box, _ = s
         tz, tz_box, sx, sx_box = augment_pair(tz, tz_box, sx, sx_box, cfg, rng)
         sx_box = np.asarray(sx_box, dtype=np.float32)
         cxcywh = np.array([sx_box[0] + sx_box[2] / 2, sx_box[1] + sx_box[3] / 2, sx_box[2], sx_box[3]], dtype=np.float32)
