@@ -32,7 +32,7 @@ from sstrack_edge.backends import check_size_update_rate
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
-from training.checkpoint import load_checkpoint
+from training.checkpoint import CheckpointError, load_checkpoint
 from training.models.ostrack import ModelConfig, build_model
 
 
@@ -65,28 +65,36 @@ class TorchTracker:
         self.box = box
 
     @torch.no_grad()
-    def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+    def predict(self, frame: np.ndarray, cx: float, cy: float, side: float) -> tuple[np.ndarray, float, float]:
+        """Run the network on the search crop of ``side`` pixels centred at (cx, cy).
+
+        Returns the decoded image box ``(x, y, w, h)`` (not clipped, not smoothed), the raw score of
+        the chosen cell and the maximum of the Hann-windowed score map. The tracker state is unchanged.
+        """
         if self.template is None:
             raise RuntimeError("call init() before update()")
-        b = self.box
-        side = max(crop_side(b, self.cfg.search_factor), 1)
-        cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
         search = self._to_tensor(crop_square(frame, cx, cy, side, self.cfg.search_size), self.device)
         out = self.model(self.template, search)
         raw = out["score_map"][0, 0]
         score = raw * self.window
         f = self.cfg.feature_size
-        idx = int(torch.argmax(score))
-        iy, ix = divmod(idx, f)
+        iy, ix = divmod(int(torch.argmax(score)), f)
         dx, dy = out["offset_map"][0, :, iy, ix].tolist()
         w, h = out["size_map"][0, :, iy, ix].tolist()
-        box_crop = ((ix + dx) / f, (iy + dy) / f, w, h)
-        box = crop_to_image(box_crop, cx, cy, side)
+        box = crop_to_image(((ix + dx) / f, (iy + dy) / f, w, h), cx, cy, side)
+        return box, float(raw[iy, ix]), float(score.max())
+
+    def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        if self.template is None:
+            raise RuntimeError("call init() before update()")
+        b = self.box
+        side = max(crop_side(b, self.cfg.search_factor), 1)
+        box, raw, score = self.predict(frame, b[0] + b[2] / 2, b[1] + b[3] / 2, side)
         if self.size_update_rate is not None:
-            box = smooth_size(b, box, self.size_update_rate * float(raw[iy, ix]))
+            box = smooth_size(b, box, self.size_update_rate * raw)
         hgt, wid = frame.shape[:2]
         self.box = clip_box(box, wid, hgt, margin=self.margin)
-        return self.box.copy(), float(score.max())
+        return self.box.copy(), score
 
 
 def load_tracker(checkpoint: str | Path, device: str = "cpu", size_update_rate: float | None = None) -> TorchTracker:
@@ -161,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
         check_size_update_rate(args.size_update_rate)
         res = evaluate_checkpoint(ck, args.data, sequences=names, size_update_rate=args.size_update_rate)
-    except (FileNotFoundError, ValueError) as e:
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2
     for name, s in res["per_sequence"].items():
