@@ -51,14 +51,8 @@ def jitter_box(box: np.ndarray, center_jitter: float, scale_jitter: float, rng: 
     return np.array([cx, cy, jw, jh], dtype=np.float64)
 
 
-def _crop_overlaps_image(cx: float, cy: float, side: float, shape: tuple) -> bool:
-    h, w = shape[:2]
-    x0, y0 = cx - side / 2.0, cy - side / 2.0
-    return x0 < w and y0 < h and x0 + side > 0 and y0 + side > 0
-
-
-def _touches_crop(box: np.ndarray, cx: float, cy: float, side: float) -> bool:
-    """Whether image box ``box`` (x, y, w, h) overlaps the square crop of ``side`` centred at (cx, cy)."""
+def _touches_crop(box, cx: float, cy: float, side: float) -> bool:
+    """Whether image rectangle ``box`` (x, y, w, h) overlaps the square crop of ``side`` centred at (cx, cy)."""
     x, y, w, h = box_to_crop(box, cx, cy, side)
     return x < 1 and y < 1 and x + w > 0 and y + h > 0
 
@@ -77,7 +71,7 @@ class PairProcessor:
     def _crop(self, img, box, factor, out_size, center_jitter, scale_jitter, rng):
         jb = jitter_box(box, center_jitter, scale_jitter, rng)
         side = crop_side(jb, factor)
-        if not side >= 1 or not _crop_overlaps_image(jb[0], jb[1], side, img.shape):
+        if not side >= 1 or not _touches_crop((0.0, 0.0, img.shape[1], img.shape[0]), jb[0], jb[1], side):
             return None
         crop = crop_square(img, jb[0], jb[1], side, out_size)
         return crop, box_to_crop(box, jb[0], jb[1], side), (jb[0], jb[1], side)
