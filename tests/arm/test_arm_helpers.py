@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from arm_scripts import compare, emu_env
+from arm_scripts import _load, compare, emu_env
 
 
 def _run(box_shift=0.0, score_shift=0.0, net_shift=0.0, ok=(True, True), crop_shift=0, noise=None, scores=(0.6, 0.5)):
@@ -59,6 +59,20 @@ def test_tolerance_scales_with_the_reference_self_noise():
     assert (tol.net, tol.box_px, tol.score) == pytest.approx((0.04, 4.0, 0.04))
     assert compare.violations(compare.diffs(ref, _run(box_shift=3.9, net_shift=0.03))) == []
     assert compare.violations(compare.diffs(ref, _run(box_shift=4.1)))
+
+
+def test_tracker_noise_moves_a_few_crop_values_by_one_step():
+    """The tracker self-noise (track_frames.py) mimics cross-host crop rounding: about
+    CROP_NOISE_FRACTION of the values move, each by exactly one uint8 step, inside 0..255."""
+    track_frames = _load("track_frames")
+    x = np.random.default_rng(1).integers(0, 256, (1, 3, 192, 192)).astype(np.float32)
+    x[0, 0, 0, :50], x[0, 0, 1, :50] = 0.0, 255.0
+    y = track_frames._stepped(x, np.random.default_rng(0))
+    moved = np.abs(y - x)
+    assert y.dtype == np.float32 and y.min() >= 0 and y.max() <= 255
+    assert set(np.unique(moved)) <= {0.0, 1.0}
+    share = (moved > 0).mean()
+    assert 0.5 * track_frames.CROP_NOISE_FRACTION < share < 1.5 * track_frames.CROP_NOISE_FRACTION
 
 
 def test_ok_flag_may_differ_only_next_to_the_lost_threshold():
