@@ -14,7 +14,10 @@ Scores: :mod:`sstrack_edge.evaluation.metrics` (success AUC over 21 thresholds, 
 
 Usage::
 
-    python -m training.evaluate CHECKPOINT [--data ../shared/data/sot/eval] [--json OUT.json]
+    python -m training.evaluate CHECKPOINT [CHECKPOINT ...] [--data ../shared/data/sot/eval] [--json OUT.json]
+
+Several checkpoints are evaluated as one seed ensemble (the mean of their output maps,
+:class:`training.models.ensemble.TrackerEnsemble`), the network ``sstrack-export`` writes for them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import CheckpointError, load_checkpoint
+from training.models.ensemble import TrackerEnsemble
 from training.models.ostrack import ModelConfig, build_model
 
 
@@ -97,12 +101,26 @@ class TorchTracker:
         return self.box.copy(), score
 
 
-def load_tracker(checkpoint: str | Path, device: str = "cpu", size_update_rate: float | None = None) -> TorchTracker:
+def _load_network(checkpoint: str | Path, device: str) -> tuple[torch.nn.Module, int | None]:
     ckpt = load_checkpoint(checkpoint, map_location=device)
     cfg = ModelConfig.from_dict(ckpt["model_config"])
     model = build_model(cfg.for_full_state_dict())  # the state dict fills the stem too
     model.load_state_dict(ckpt["model"])
-    return TorchTracker(model.to(device), cfg, epoch=ckpt.get("epoch"), size_update_rate=size_update_rate)
+    return model, ckpt.get("epoch")
+
+
+def load_tracker(checkpoint: str | Path | list, device: str = "cpu",
+                 size_update_rate: float | None = None) -> TorchTracker:
+    """Tracker on one checkpoint, or on the seed ensemble of a list of checkpoints (its ``epoch``:
+    the members' epochs as a list)."""
+    if isinstance(checkpoint, (list, tuple)):
+        if len(checkpoint) == 1:
+            return load_tracker(checkpoint[0], device, size_update_rate)
+        loaded = [_load_network(c, device) for c in checkpoint]
+        model, epoch = TrackerEnsemble([m for m, _ in loaded]), [e for _, e in loaded]
+    else:
+        model, epoch = _load_network(checkpoint, device)
+    return TorchTracker(model.to(device), model.cfg, epoch=epoch, size_update_rate=size_update_rate)
 
 
 def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
@@ -138,19 +156,22 @@ def evaluate_tracker(tracker: TorchTracker, seqs: list) -> dict:
     }
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, device: str = "cpu",
+def evaluate_checkpoint(checkpoint: str | Path | list, data_root: str | Path, device: str = "cpu",
                         sequences: list[str] | None = None, size_update_rate: float | None = None) -> dict:
-    """OPE of ``checkpoint`` on every sequence of ``data_root`` (or only ``sequences``)."""
+    """OPE of ``checkpoint`` (or of the ensemble of a list of them) on every sequence of
+    ``data_root`` (or only ``sequences``)."""
     seqs = load_dataset(data_root, "sot", sequences)
     tracker = load_tracker(checkpoint, device, size_update_rate=size_update_rate)
     res = evaluate_tracker(tracker, seqs)
-    return {"checkpoint": str(checkpoint), "epoch": tracker.epoch, "data": str(Path(data_root)),
+    name = [str(c) for c in checkpoint] if isinstance(checkpoint, (list, tuple)) else str(checkpoint)
+    return {"checkpoint": name, "epoch": tracker.epoch, "data": str(Path(data_root)),
             "size_update_rate": size_update_rate, **res}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description="OPE of a training checkpoint")
-    p.add_argument("checkpoint", help="training checkpoint (.pt) or run directory (uses last.pt)")
+    p.add_argument("checkpoint", nargs="+",
+                   help="training checkpoint (.pt) or run directory (uses last.pt); several: their seed ensemble")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/sot/eval"))
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
@@ -162,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ck = Path(args.checkpoint)
-    if ck.is_dir():
-        ck = ck / "last.pt"
+    cks = [Path(c) / "last.pt" if Path(c).is_dir() else Path(c) for c in args.checkpoint]
+    ck = cks[0] if len(cks) == 1 else cks
+    if args.record and len(cks) > 1:
+        p.error("--record appends to one run's eval.jsonl: give one checkpoint")
     try:
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
         check_size_update_rate(args.size_update_rate)
