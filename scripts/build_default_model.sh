@@ -7,16 +7,18 @@
 #   3. keep an INT8 variant only if it is faster and within 1.0 AUC point of FP32 on the eval
 #      sequences; delete the rest (their numbers stay in the card);
 #   4. evaluate it next to the OpenCV peers, offline and streaming, and record that in the card.
-#   bash scripts/build_default_model.sh CHECKPOINT [OUT_DIR]      (inside .venv, torch installed)
+#   bash scripts/build_default_model.sh CHECKPOINT[,CHECKPOINT...] [OUT_DIR]   (inside .venv, torch installed)
+#   (a comma list of checkpoints of one config builds a seed ensemble: docs/training.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CKPT=${1:?usage: build_default_model.sh CHECKPOINT [OUT_DIR]}
+CKPT=${1:?usage: build_default_model.sh CHECKPOINT[,CHECKPOINT...] [OUT_DIR]}
+IFS=, read -ra CKPTS <<< "$CKPT"
 OUT=${2:-models/default}
 SHARED=${SSTRACK_SHARED:-../shared}
 GATE_RUNS="runs/accuracy_gate_$(basename "$OUT")"
 rm -rf "$OUT" "$GATE_RUNS"  # the gate resumes from result files: never reuse another model's
 # size_update_rate 0.3, lost_patience 10: chosen on the held-out validation clips (docs/runtime.md)
-sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default-cpu \
+sstrack-export --checkpoint "${CKPTS[@]}" --out "$OUT" --name sstrack-edge-default-cpu \
     --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$SHARED/data/sot/train" --threads 1 \
     --inference size_update_rate=0.3 lost_patience=10
 python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train" --held-out --update-card
