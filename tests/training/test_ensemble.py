@@ -76,7 +76,9 @@ def test_export_of_two_checkpoints_is_one_graph_with_the_ensembles_maps(tmp_path
     assert card.architecture["macs"] == count_onnx_macs(out / card.variant("fp32").files["model"])
     assert card.architecture["params"] == 2 * one.architecture["params"]
     assert card.source_checkpoint["sha256"] == [sha256_file(ca), sha256_file(cb)]
-    assert [m["epochs"] for m in card.metrics["training"]["ensemble_members"]] == [4, 5]
+    t = card.metrics["training"]  # shared fields once, the budget summed, each member's own summary
+    assert t["config"] == "tiny" and t["pairs_seen"] == (4 + 5) * 32
+    assert [m["epochs"] for m in t["members"]] == [4, 5]
 
     z, x = _inputs(a.cfg)
     sess = ort.InferenceSession(str(out / card.variant("fp32").files["model"]), providers=["CPUExecutionProvider"])

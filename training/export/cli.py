@@ -116,6 +116,17 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def ensemble_training_summary(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """One card entry for a seed ensemble: every field the members share, ``pairs_seen`` summed (the
+    training budget of the whole ensemble), and each member's own summary under ``members``."""
+    if not all(members):
+        return {"members": members}
+    shared = {k: v for k, v in members[0].items()
+              if k not in ("pairs_seen", "epochs", "final_train_mean_iou", "validation")
+              and all(m.get(k) == v for m in members)}
+    return {**shared, "pairs_seen": sum(m["pairs_seen"] for m in members), "members": members}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sstrack-export", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
@@ -197,7 +208,7 @@ def _run(args) -> int:
                   "notes": f"seed ensemble of {len(infos)} checkpoints (mean of their output maps); " + "; ".join(
                       f"member {i}: config {inf['config_source']}, epoch {inf.get('epoch')}"
                       for i, inf in enumerate(infos))}
-        metrics["training"] = {"ensemble_members": [training_summary(inf) for inf in infos]}
+        metrics["training"] = ensemble_training_summary([training_summary(inf) for inf in infos])
     cfg = model.cfg
     calib = compare = None
     if names:
