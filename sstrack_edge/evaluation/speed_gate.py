@@ -6,7 +6,10 @@ both see the same machine state. So the gate measures, in alternating order (ABB
 single-threaded ONNX Runtime GEMM workload shaped like a ViT-Tiny block and the tracker's ``update``,
 takes the median of each over several rounds, and compares ``median(update) / median(reference)``
 with a committed expected ratio (``benchmarks/gate/baseline.json``): the gate fails when the
-ratio exceeds ``expected * (1 + tolerance)``.
+ratio exceeds ``expected * (1 + tolerance)``. The ratio compares two kinds of code (a conv stem +
+attention against plain GEMMs), so it depends on the CPU: the baseline keeps one expected ratio
+per CPU model (:func:`cpu_name`; 5.58 recorded on AMD EPYC and 6.51 on an Intel Xeon for the same
+model), and a CPU without one has no expectation to gate against.
 
 The tracker must run on a fixed thread count (1, OpenCV included) for the ratio to be meaningful.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -219,11 +223,25 @@ def check_ratio(measured: float, expected: float, tolerance: float) -> GateVerdi
     return GateVerdict(bool(measured <= limit), float(measured), float(expected), float(limit))
 
 
+def cpu_name() -> str:
+    """The CPU model the gate's expected ratio is recorded for: ``model name`` of /proc/cpuinfo (the
+    processor name elsewhere), with the architecture, e.g. ``AMD EPYC (x86_64)``."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu or 'unknown CPU'} ({platform.machine()})"
+
+
 @dataclass(frozen=True)
 class GateBaseline:
-    """The committed expectation (``benchmarks/gate/baseline.json``)."""
+    """The committed expectation (``benchmarks/gate/baseline.json``): what is gated and how, and per
+    CPU model (:func:`cpu_name`) the expected ratio with how it was measured."""
 
-    ratio: float  # expected median(update) / median(reference)
     tolerance: float  # fail above ratio * (1 + tolerance)
     model: str  # what was gated (e.g. "tiny random network (tests/conftest.py TINY_ARCH)")
     backend: str
@@ -231,18 +249,29 @@ class GateBaseline:
     reference: dict
     rounds: int
     calls: int
-    measured: dict = field(default_factory=dict)  # repeats, spread, machine, date, command
+    machines: dict = field(default_factory=dict)  # cpu_name() -> {"ratio", "repeats", "min", "max", "date", ...}
     precision: str = "fp32"  # Tracker(precision=...) of the gated variant
+
+    def ratio_for(self, cpu: str) -> float | None:
+        """Expected ratio on ``cpu`` (a :func:`cpu_name`), None when none was recorded for it."""
+        entry = self.machines.get(cpu)
+        return None if entry is None else float(entry["ratio"])
+
+    def with_machine(self, cpu: str, entry: dict) -> "GateBaseline":
+        return GateBaseline(**{**asdict(self), "machines": {**self.machines, cpu: dict(entry)}})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "GateBaseline":
         path = Path(path)
         try:
             d = json.loads(path.read_text())
-            return cls(**d)
+            base = cls(**d)
+            if not all(isinstance(e, dict) and float(e.get("ratio", 0)) > 0 for e in base.machines.values()):
+                raise TypeError("every machines entry needs a positive 'ratio'")
+            return base
         except FileNotFoundError as e:
             raise GateBaselineError(f"gate baseline not found: {path} (measure it: see docs/evaluation.md)") from e
-        except (json.JSONDecodeError, TypeError) as e:
+        except (json.JSONDecodeError, TypeError, ValueError) as e:
             raise GateBaselineError(f"gate baseline {path} is malformed: {e}") from e
 
     def save(self, path: str | os.PathLike) -> None:
