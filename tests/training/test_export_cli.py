@@ -145,11 +145,18 @@ def test_size_smoothing_travels_in_the_card_and_the_torch_loop_matches_the_runti
         warnings.simplefilter("ignore", UntrainedModelWarning)
         runtime = Tracker(out, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0)
     runtime.init(seq.read_frame(0), seq.init_box)
-    boxes = np.array([runtime.update(seq.read_frame(i))[1] for i in range(1, n)])
+    torch_loop = load_tracker(ckpt, size_update_rate=0.3)
+    torch_loop.init(seq.read_frame(0), seq.init_box)
+    for i in range(1, n):
+        # one decode + smoothing rule in both loops, compared frame by frame from the same previous
+        # box: over a whole run, last-bit differences move a crop pixel by one uint8 step now and then
+        # and the two trajectories drift apart (0.57 px after 11 frames on an Intel host)
+        torch_loop.box = np.asarray(runtime.result.bbox if i > 1 else seq.init_box, dtype=np.float64)
+        expected, got = runtime.update(seq.read_frame(i))[1], torch_loop.update(seq.read_frame(i))[0]
+        np.testing.assert_allclose(got, expected, atol=0.01, err_msg=f"frame {i}")
     seq.frames, seq.ground_truth = seq.frames[:n], seq.ground_truth[:n]
     smoothed = track_sequence(load_tracker(ckpt, size_update_rate=0.3), seq)[1:]
     raw = track_sequence(load_tracker(ckpt), seq)[1:]
-    np.testing.assert_allclose(smoothed, boxes, atol=0.05)  # one decode rule in both loops
     assert np.abs(np.diff(smoothed[:, 2:], axis=0)).max() < np.abs(np.diff(raw[:, 2:], axis=0)).max()
     for bad, message in (("size_update_rate=2", "size_update_rate must be null or a number in"),
                          ("max_serch_factor=6", "not a card inference key")):
