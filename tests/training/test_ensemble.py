@@ -114,3 +114,31 @@ def test_evaluate_runs_the_ensemble_on_a_real_sequence(tmp_path, sot_train, caps
     with pytest.raises(SystemExit):  # --record appends to one run's eval.jsonl
         evaluate_main([str(ca), str(cb), "--data", str(sot_train), "--sequences", "wakeboard7", "--record"])
     assert "give one checkpoint" in capsys.readouterr().err
+
+
+def test_nncf_scope_accepts_excluded_nodes_openvino_merged_into_identical_twins(tmp_path):
+    """Members that share frozen layers (same ImageNet stem) compute them twice on the same input;
+    OpenVINO's conversion merges the copies, so the ignored scope finds one node for both."""
+    import onnx
+
+    ov = pytest.importorskip("openvino")
+    from training.export.onnx_export import export_onnx
+    from training.export.quantize import _ov_ignored_scope, select_nodes
+
+    a, b = _member(1), _member(2)
+    b.backbone.patch_embed.load_state_dict(a.backbone.patch_embed.state_dict())  # shared frozen stem
+    path = export_onnx(TrackerEnsemble([a, b]), tmp_path / "ens.onnx")
+    m = onnx.load(str(path))
+    excluded = select_nodes(m, ["patch_embed"])
+    assert len(excluded) == 4 and any("members.1/" in n for n in excluded)  # 2 members x template + search
+    converted = ov.convert_model(str(path))
+    with pytest.raises(ValueError, match="no \\(Group\\)Convolution/MatMul"):
+        _ov_ignored_scope(converted, excluded)  # without the ONNX graph the merge cannot be told apart
+    _, found = _ov_ignored_scope(converted, excluded, m)
+    assert found and all("members.0/" in f for f in found)
+
+    c = _member(3)  # its own stem: nothing to merge, so a node missing from OpenVINO is still an error
+    path = export_onnx(TrackerEnsemble([a, c]), tmp_path / "ens2.onnx")
+    m2 = onnx.load(str(path))
+    with pytest.raises(ValueError, match="no \\(Group\\)Convolution/MatMul"):
+        _ov_ignored_scope(ov.convert_model(str(path)), [*select_nodes(m2, ["patch_embed"]), "/no/such/Conv"], m2)
