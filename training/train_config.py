@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from sstrack_edge.backends import check_size_update_rate
+from sstrack_edge.evaluation.temporal import check_starts
 from training.data.negatives import check_negative_prob
 from training.sstrack.schedule import ScheduleConfig, config_from_dict as schedule_from_dict
 
@@ -134,15 +136,20 @@ class PretrainedConfig:
 
 @dataclass
 class ValidationConfig:
-    """Sequences tracked after training epochs to pick the checkpoint (``best.pt``): OPE with the
-    torch model, success AUC (training.evaluate). The sequences must not be training data: when
-    ``root`` is also a ``folder`` dataset, list them in its ``options.exclude``."""
+    """Sequences tracked after training epochs to pick the checkpoint (``best.pt``): OPE (or TRE
+    with ``starts`` > 1) with the torch model, success AUC (training.evaluate). The sequences must
+    not be training data: when ``root`` is also a ``folder`` dataset, list them in its
+    ``options.exclude``."""
 
     root: str
     sequences: list | None = None  # names under root (None: every sequence there)
     every: int = 1  # epochs between validations (the last epoch is always validated)
+    starts: int = 1  # TRE start frames per sequence (1: OPE; sstrack_edge.evaluation.temporal)
+    size_update_rate: float | None = None  # smooth the box size as the runtime card does (None: off)
 
     def __post_init__(self) -> None:
+        check_starts(self.starts)
+        check_size_update_rate(self.size_update_rate)
         if not isinstance(self.every, int) or self.every < 1:
             raise ValueError(f"validation.every must be a positive int, got {self.every!r}")
         if self.sequences is not None and (

@@ -411,7 +411,9 @@ class Trainer:
 
         was_training = self.model.training
         try:
-            res = evaluate_tracker(TorchTracker(self.model, self.model_config), self.val_seqs)
+            v = self.cfg.validation
+            tracker = TorchTracker(self.model, self.model_config, size_update_rate=v.size_update_rate)
+            res = evaluate_tracker(tracker, self.val_seqs, starts=v.starts)
         finally:
             self.model.train(was_training)
         log.info("epoch %d validation on %d sequences: AUC %.2f  P@20 %.2f  (%.0f s)", self.epoch,

@@ -15,6 +15,7 @@ from .datasets import FORMATS, DatasetFormatError, load_dataset
 from .evaluate import MODES, ModeResult, evaluate, track_sequences
 from .metrics import SequenceScores, Summary, got10k_scores, score_sequence, summarize
 from .sequence import FrameReadError, Sequence
+from .temporal import segment_starts, temporal_segments
 from .trackers import TrackerSpecError, create_tracker, parse_sstrack_spec, tracker_label
 from .tracking_runs import TrackingRun, run_offline, run_streaming
 
@@ -22,5 +23,5 @@ __all__ = [
     "AnnotationError", "DatasetFormatError", "FORMATS", "FrameReadError", "MODES", "ModeResult", "Sequence",
     "SequenceScores", "Summary", "TrackerSpecError", "TrackingRun", "create_tracker", "evaluate",
     "got10k_scores", "load_dataset", "parse_sstrack_spec", "read_boxes", "run_offline", "run_streaming",
-    "score_sequence", "summarize", "track_sequences", "tracker_label",
+    "score_sequence", "segment_starts", "summarize", "temporal_segments", "track_sequences", "tracker_label",
 ]

@@ -18,6 +18,7 @@ from .metrics import ABSENT_POLICIES
 from .plots import save_plots
 from .report import results_table, write_summary
 from .submission import SUBMISSION_FORMATS, write_submission
+from .temporal import temporal_segments
 from .trackers import tracker_label
 
 DESCRIPTION = (
@@ -41,6 +42,13 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="dataset root folder")
     p.add_argument("--format", default="sot", choices=sorted(FORMATS), help="on-disk layout of ROOT (default: sot)")
@@ -54,6 +62,9 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="streaming source frame rate (default: per sequence, from sequences.json / the format)")
     p.add_argument("--threads", type=int, default=None, help="inference threads per tracker")
     p.add_argument("--nanotrack-dir", type=Path, default=None, help="folder with the NanoTrack v2 ONNX files")
+    p.add_argument("--starts", type=_positive_int, default=1,
+                   help="TRE: track each sequence from this many evenly spaced start frames, scoring the "
+                        "segments equally (default: 1 = OPE; docs/evaluation.md)")
     p.add_argument("--include-first-frame", action="store_true", help="score frame 0 too (default: excluded)")
     p.add_argument("--absent", choices=ABSENT_POLICIES, default="exclude",
                    help="frames without a visible target: excluded (default) or counted as failures")
@@ -87,6 +98,8 @@ def run_eval(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown mode {m!r}; known: {', '.join(MODES)}")
     sequences = load_dataset(args.root, args.format, args.sequences)
     if args.submission:
+        if args.starts != 1:
+            raise ValueError("--submission writes one-pass results: it cannot be combined with --starts")
         for name in args.trackers:
             runs = track_sequences(sequences, name, args.out, threads=args.threads,
                                    nanotrack_dir=args.nanotrack_dir, progress=not args.quiet)
@@ -94,13 +107,14 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"{name}: {args.submission} submission written to {path}")
         return 0
     results = evaluate(
-        sequences, args.trackers, args.out, modes=tuple(args.modes), stream_fps=args.fps, threads=args.threads,
+        temporal_segments(sequences, args.starts), args.trackers, args.out, modes=tuple(args.modes),
+        stream_fps=args.fps, threads=args.threads,
         nanotrack_dir=args.nanotrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
         progress=not args.quiet,
     )
     conventions = {"format": args.format, "root": str(args.root), "exclude_first_frame": not args.include_first_frame,
                    "absent": args.absent, "success_thresholds": 21, "precision_px": 20, "stream_fps": args.fps,
-                   "threads": args.threads}
+                   "threads": args.threads, "starts": args.starts}
     write_summary(args.out / "summary.json", results, conventions)
     if not args.no_plots:
         save_plots(results, args.out / "plots")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,8 +20,8 @@ HELD_OUT = ["wakeboard7"]  # the shortest training clip (67 frames): cheap to tr
 def _config(sot_train, stills_dir, **over):
     data = {"datasets": [{"kind": "folder", "root": str(sot_train), "weight": 3, "options": {"exclude": HELD_OUT}}],
             "samples_per_epoch": 32}
-    return tiny_config(sot_train, stills_dir, data=data,
-                       validation={"root": str(sot_train), "sequences": HELD_OUT}, **over)
+    validation = {"root": str(sot_train), "sequences": HELD_OUT, **over.pop("validation", {})}
+    return tiny_config(sot_train, stills_dir, data=data, validation=validation, **over)
 
 
 def test_validation_sequences_must_be_held_out(sot_train, stills_dir):
@@ -75,3 +76,33 @@ def test_validation_every_n_epochs_and_always_the_last(tmp_path, sot_train, stil
 
     curves = plot_run(tmp_path / "run", tmp_path / "png")[1]
     assert cv2.imread(str(curves)).shape[1] == 21 * 110
+
+
+def test_tre_validation_options_are_checked(sot_train, stills_dir):
+    v = _config(sot_train, stills_dir, validation={"starts": 3, "size_update_rate": 0.3}).validation
+    assert (v.starts, v.size_update_rate) == (3, 0.3)
+    with pytest.raises(ConfigError, match="starts .* must be a positive integer, got 0"):
+        _config(sot_train, stills_dir, validation={"starts": 0})
+    with pytest.raises(ConfigError, match="size_update_rate must be null or a number in"):
+        _config(sot_train, stills_dir, validation={"size_update_rate": 2})
+
+
+@pytest.mark.realdata
+def test_tre_validation_averages_the_segments_of_each_held_out_clip(tmp_path, sot_train, stills_dir):
+    from sstrack_edge.evaluation import load_dataset, temporal_segments
+    from training.evaluate import TorchTracker, evaluate_tracker
+
+    torch.set_num_threads(1)
+    cfg = _config(sot_train, stills_dir, epochs=1, validation={"starts": 3, "size_update_rate": 0.3})
+    trainer = Trainer(cfg, tmp_path / "run")
+    rec = trainer.fit()[0]
+    assert set(rec["val_per_sequence"]) == set(HELD_OUT)
+    # the same numbers as OPE on each segment, averaged with equal weight
+    segs = temporal_segments(load_dataset(sot_train, "sot", HELD_OUT), 3)
+    assert [s.name for s in segs] == ["wakeboard7", "wakeboard7@23", "wakeboard7@46"]
+    tracker = TorchTracker(trainer.model, trainer.model_config, size_update_rate=0.3)
+    ope = [evaluate_tracker(tracker, [s])["auc"] for s in segs]
+    assert rec["val_auc"] == pytest.approx(np.mean(ope))
+    tre = evaluate_tracker(tracker, segs[:1], starts=3)
+    assert tre["sequences"] == 3 and tre["per_sequence"]["wakeboard7"]["segments"] == 3
+    assert tre["auc"] == pytest.approx(np.mean(ope))
