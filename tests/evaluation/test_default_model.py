@@ -114,3 +114,16 @@ def test_tracker_settings_sweep_reproduces_the_documented_row(sot_train):
                        [{"lost_threshold": 0.3, "lost_patience": 0}, {"lost_threshold": 0.15, "lost_patience": 10}])
     frozen, shipped = (r["per_sequence"]["wakeboard3"] for r in rows)
     assert shipped > 60 > 20 > frozen  # documented: 69.3 vs 14.7 on the held-out clip
+
+
+@pytest.mark.realdata
+def test_held_out_tre_reproduces_the_card(card, sot_train, tmp_path):
+    """The number a new default model must beat (benchmarks/RESULTS.md): ``Tracker()`` on the
+    card's held-out clips, 10 start frames each, as ``training.export.held_out_tre`` recorded it."""
+    from sstrack_edge.evaluation import temporal_segments
+
+    rec = card.metrics["held_out_tre"]
+    segments = temporal_segments(load_dataset(sot_train, "sot", rec["sequences"]), rec["starts"])
+    assert len(segments) == rec["segments"]
+    res = evaluate(segments, [f"sstrack:{card.root}"], tmp_path, modes=("offline",), threads=1, progress=False)[0]
+    assert abs(100 * res.summary.auc - rec["auc"]) <= 1.0, (100 * res.summary.auc, rec["auc"])

@@ -38,6 +38,7 @@ import numpy as np
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.geometry import iou_xywh
 from sstrack_edge.model_card import ModelCard
+from training.export.held_out_tre import held_out_sequences
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.61, 0.05))
 FOUND_IOU = 0.5
@@ -97,11 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sequences = None
     if args.held_out:
-        val = ModelCard.load(args.model_dir).metrics.get("training", {}).get("validation") or {}
-        sequences = val.get("sequences")
-        if not sequences:
-            print(f"calibrate_lost: --held-out: the card of {args.model_dir} records no held-out validation "
-                  "sequences (metrics.training.validation)", file=sys.stderr)
+        try:
+            sequences = held_out_sequences(ModelCard.load(args.model_dir))
+        except ValueError as e:
+            print(f"calibrate_lost: --held-out: {e}", file=sys.stderr)
             return 2
     try:
         scores = record(args.model_dir, args.data, args.threads, sequences=sequences)
