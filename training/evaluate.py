@@ -34,7 +34,7 @@ import torch
 from sstrack_edge.backends import check_size_update_rate
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
-from sstrack_edge.evaluation.temporal import temporal_segments
+from sstrack_edge.evaluation.temporal import parent_name, temporal_segments
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.models.ensemble import TrackerEnsemble
@@ -146,8 +146,7 @@ def evaluate_tracker(tracker: TorchTracker, seqs: list, starts: int = 1) -> dict
         s = score_sequence(pred, seq.ground_truth, seq.present())
         scores.append(s)
         frames += len(seq)
-        parent = seq.meta.get("tre_parent", seq.name)
-        row = per_seq.setdefault(parent, {"auc": [], "precision20": [], "frames": 0})
+        row = per_seq.setdefault(parent_name(seq), {"auc": [], "precision20": [], "frames": 0})
         row["auc"].append(100 * s.auc)
         row["precision20"].append(100 * s.precision20)
         row["frames"] += len(seq)

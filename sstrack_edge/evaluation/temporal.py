@@ -60,6 +60,11 @@ def segment(seq: Sequence, start: int) -> Sequence:
     )
 
 
+def parent_name(seq: Sequence) -> str:
+    """The name of the sequence ``seq`` is a TRE segment of (its own name for a whole sequence)."""
+    return seq.meta.get("tre_parent", seq.name)
+
+
 def temporal_segments(sequences: list[Sequence], starts: int) -> list[Sequence]:
     """Every sequence's TRE segments, in order (``starts=1``: the sequences themselves)."""
     if check_starts(starts) == 1:

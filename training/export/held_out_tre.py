@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from sstrack_edge.evaluation import evaluate, load_dataset, temporal_segments
+from sstrack_edge.evaluation.temporal import parent_name
 from sstrack_edge.model_card import ModelCard
 
 STARTS = 10
@@ -41,8 +42,8 @@ def score(model_dir: str | Path, data_root: str | Path, starts: int = STARTS, th
     with tempfile.TemporaryDirectory() as out:
         res = evaluate(segments, [f"sstrack:{card.root}"], out, modes=("offline",), threads=threads,
                        progress=False)[0]
-    per_clip = {n: round(100 * float(np.mean([s.auc for k, s in res.scores.items() if k.split("@")[0] == n])), 2)
-                for n in names}
+    per_clip = {n: [res.scores[s.name].auc for s in segments if parent_name(s) == n] for n in names}
+    per_clip = {n: round(100 * float(np.mean(aucs)), 2) for n, aucs in per_clip.items()}
     return {"data": str(data_root), "sequences": names, "starts": starts, "segments": len(segments),
             "auc": round(100 * res.summary.auc, 2), "precision20": round(100 * res.summary.precision20, 2),
             "per_sequence": per_clip}
