@@ -33,20 +33,4 @@ EVAL_RUNS="runs/eval_$(basename "$OUT")"
 rm -rf "$EVAL_RUNS"
 sstrack-edge eval "$SHARED/data/sot/eval" --format sot --threads 2 --out "$EVAL_RUNS" --quiet \
     --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:nano,opencv:csrt,opencv:kcf"
-python - "$OUT" "$EVAL_RUNS/summary.json" <<'PY'
-import json, os, platform, sys
-from sstrack_edge.model_card import ModelCard
-card, summary = ModelCard.load(sys.argv[1]), json.load(open(sys.argv[2]))
-rows = {}
-for name, t in summary["trackers"].items():
-    rows[name.replace(sys.argv[1], "<this model>")] = {
-        mode: {"auc": round(100 * m["auc"], 1), "precision20": round(100 * m["precision20"], 1),
-               "fps": round(m["fps"], 1), "processed": round(m["processed_fraction"], 3)}
-        for mode, m in t.items() if mode in ("offline", "streaming")}
-card.metrics["eval_vs_peers"] = {
-    "data": summary["conventions"]["root"], "threads": summary["conventions"]["threads"], "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-    "note": "one run of sstrack-edge eval, offline and streaming (simulated real time at the source frame rate)",
-    "trackers": rows}
-card.save(card.root)
-print(json.dumps(rows, indent=1))
-PY
+python -m training.export.peers_table "$OUT" "$EVAL_RUNS/summary.json"

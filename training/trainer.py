@@ -93,12 +93,17 @@ def numpy_sum_all_reduce(device: torch.device):
 
 
 def param_groups(model: torch.nn.Module, lr: float, backbone_scale: float, backbone_keys: list) -> list:
-    """AdamW groups: parameters whose name contains any of ``backbone_keys`` get ``lr * scale``."""
+    """AdamW groups: parameters whose name contains any of ``backbone_keys`` get ``lr * scale``.
+
+    An empty ``backbone_keys`` means one group at ``lr`` (e.g. a fully frozen stem); keys that match
+    no trainable parameter are an error (a typo would otherwise train the backbone at full lr)."""
     bb, rest = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         (bb if any(k in name for k in backbone_keys) else rest).append(p)
+    if not backbone_keys:
+        return [{"params": rest, "lr": lr, "name": "head"}]
     if not bb:
         raise ValueError(f"no parameter name contains any of optim.backbone_keys={backbone_keys}")
     return [{"params": rest, "lr": lr, "name": "head"}, {"params": bb, "lr": lr * backbone_scale, "name": "backbone"}]

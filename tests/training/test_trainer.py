@@ -142,6 +142,8 @@ def test_backbone_lr_groups():
     assert len(bb) + len(groups[0]["params"]) == len(names)
     with pytest.raises(ValueError, match="backbone_keys"):
         param_groups(model, 1e-3, 0.1, ["encoder"])
+    (single,) = param_groups(model, 1e-3, 0.1, [])  # no backbone group asked for: one group at lr
+    assert single["lr"] == 1e-3 and len(single["params"]) == len(names)
 
 
 def test_shipped_configs_parse():

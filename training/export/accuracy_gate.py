@@ -25,6 +25,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from sstrack_edge.backends import current_platform
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.evaluate import ModeResult, evaluate
@@ -82,6 +84,7 @@ def apply_gate(card: ModelCard, results: dict[str, ModeResult], data_root: str,
         "auc": round(100 * ref.auc, 2), "precision20": round(100 * ref.precision20, 2),
         "scoring": "mean over sequences of success AUC (21 IoU thresholds) / precision at 20 px; "
                    "frame 0 and absent-target frames excluded (sstrack_edge.evaluation)",
+        "opencv": cv2.__version__,  # its crop rounding moves the score by ~1 point (benchmarks/RESULTS.md)
     }
     for name, res in results.items():
         v = card.variant(name)
