@@ -20,7 +20,6 @@ AMX; its accuracy is not gated by the export step).
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import warnings
@@ -351,7 +350,6 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
     try:
         check_size_update_rate(inference.get("size_update_rate"))
         check_lost_patience(inference.get("lost_patience", 0))
-        check_scale_penalty(inference.get("scale_penalty", 0.0))
     except ValueError as e:
         raise ModelFileError(f"model card {name!r} is malformed: inference.{e}") from None
 
@@ -364,14 +362,6 @@ def check_size_update_rate(value: Any) -> float | None:
     is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not is_number or not 0.0 < value <= 1.0:
         raise ValueError(f"size_update_rate must be null or a number in (0, 1] (null = off), got {value!r}")
-    return float(value)
-
-
-def check_scale_penalty(value: Any) -> float:
-    """``scale_penalty`` (card value, SiamRPN's penalty_k) as a float; ValueError unless a number >= 0."""
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not is_number or not math.isfinite(value) or value < 0.0:
-        raise ValueError(f"scale_penalty must be a number >= 0 (0 = off), got {value!r}")
     return float(value)
 
 

@@ -111,26 +111,6 @@ def smooth_size(prev_box: Sequence[float], new_box: Sequence[float], rate: float
     return np.array([cx - w / 2.0, cy - h / 2.0, w, h], dtype=np.float64)
 
 
-def scale_change_penalty(w: float, h: float, pred_w: np.ndarray, pred_h: np.ndarray, k: float) -> np.ndarray:
-    """SiamRPN's scale/aspect change penalty, ``exp(-(r * s - 1) * k)``, per predicted size.
-
-    ``(w, h)``: the current box; ``pred_w``, ``pred_h``: the size each score-map cell predicts, in the
-    same units. ``s`` is the change of the padded scale ``sqrt((w + p)(h + p))``, ``p = (w + h) / 2``,
-    ``r`` the change of aspect ratio, each as ``max(x, 1 / x)``; so 1 for an unchanged size and
-    smaller the more the size changes. ``k = 0`` gives all ones.
-    """
-    def padded_scale(a, b):
-        pad = (a + b) * 0.5
-        return np.sqrt((a + pad) * (b + pad))
-
-    pw = np.maximum(np.asarray(pred_w, dtype=np.float64), 1e-6)
-    ph = np.maximum(np.asarray(pred_h, dtype=np.float64), 1e-6)
-    s = padded_scale(pw, ph) / padded_scale(float(w), float(h))
-    r = (float(w) / float(h)) / (pw / ph)
-    change = np.maximum(s, 1.0 / s) * np.maximum(r, 1.0 / r)
-    return np.exp(-(change - 1.0) * float(k)).astype(np.float32)
-
-
 def hann2d(size: int) -> np.ndarray:
     """OSTrack's Hann window: ``0.5 (1 - cos(2 pi k / (size + 1)))``, k = 1..size, outer product."""
     k = np.arange(1, size + 1, dtype=np.float64)

@@ -17,12 +17,6 @@ Size smoothing (card ``inference.size_update_rate``, ``None`` = off as in OSTrac
 the new box keeps the detection's centre, but its size moves from the last box's size toward the
 detected size by ``size_update_rate x raw score of the chosen cell`` (SiamRPN/NanoTrack); a
 re-acquisition from re-detection takes the detected size as is.
-
-Scale penalty (card ``inference.scale_penalty`` = SiamRPN's penalty_k, 0 or absent = off as in
-OSTrack): while tracking, the cell is chosen on ``score x hann x penalty``, where the penalty
-(:func:`geometry.scale_change_penalty`) is 1 for a cell predicting the current box's size and
-aspect and falls the more they change; the size update rate is multiplied by the chosen cell's
-penalty too. The reported score stays the windowed score of the chosen cell.
 """
 
 from __future__ import annotations
@@ -36,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry
-from .backends import LoadedModel, _load, check_lost_patience, check_scale_penalty, check_size_update_rate
+from .backends import LoadedModel, _load, check_lost_patience, check_size_update_rate
 from .errors import TrackerNotInitializedError
 from .frames import channels_of, check_box, check_frame
 from .model_card import ModelCard
@@ -49,7 +43,7 @@ class TrackResult:
     """Everything the tracker knows about one frame."""
 
     bbox: tuple[float, float, float, float]  # x, y, w, h in pixels (last good box while lost)
-    score: float  # (Hann-windowed while tracking) score of the chosen cell; nan for the init frame
+    score: float  # max of the (Hann-windowed while tracking) score map; nan for the init frame
     lost: bool
     state: str  # "initialized" | "tracking" | "lost"
     frame_index: int  # 0 = the init frame
@@ -130,7 +124,6 @@ class Tracker:
         self._patience = check_lost_patience(inf.get("lost_patience", 0) if lost_patience is None else lost_patience)
         # None: take each detection's size as is (OSTrack)
         self._size_rate = check_size_update_rate(inf.get("size_update_rate"))
-        self._penalty_k = check_scale_penalty(inf.get("scale_penalty", 0.0))
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
         # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
@@ -235,13 +228,7 @@ class Tracker:
         redetecting = self._lost_frames > self._patience
         use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
         weighted = score_map * self._hann if use_hann else score_map
-        penalty = None
-        if self._penalty_k > 0.0 and not redetecting:
-            penalty = geometry.scale_change_penalty(box[2], box[3], size_map[0] * side, size_map[1] * side,
-                                                    self._penalty_k)
-            idx = int(np.argmax(weighted * penalty))
-        else:
-            idx = int(np.argmax(weighted))
+        idx = int(np.argmax(weighted))
         score = float(weighted.flat[idx])
         if not math.isfinite(score):
             raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
@@ -257,10 +244,7 @@ class Tracker:
             )
             new_box = geometry.crop_to_image(norm, cx, cy, side)
             if self._size_rate is not None and not redetecting:  # a re-acquisition takes the detection's size
-                rate = self._size_rate * float(score_map.flat[idx])
-                if penalty is not None:
-                    rate *= float(penalty.flat[idx])
-                new_box = geometry.smooth_size(box, new_box, rate)
+                new_box = geometry.smooth_size(box, new_box, self._size_rate * float(score_map.flat[idx]))
             self._box = tuple(float(v) for v in geometry.clip_box(new_box, W, H, self._margin))
             if not lost:
                 self._good_box = self._box

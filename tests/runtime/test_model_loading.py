@@ -93,8 +93,6 @@ def test_corrupted_model_file(model_copy, load):
         (lambda d: d["inference"].update(size_update_rate=1.5), "size_update_rate must be null or a number in"),
         (lambda d: d["inference"].update(size_update_rate="fast"), "size_update_rate.*'fast'"),
         (lambda d: d["inference"].update(lost_patience=-1), "lost_patience must be a whole number"),
-        (lambda d: d["inference"].update(scale_penalty=-0.1), "scale_penalty must be a number >= 0"),
-        (lambda d: d["inference"].update(scale_penalty="strong"), "scale_penalty.*'strong'"),
         (lambda d: d["inference"].update(lost_patience=2.5), "lost_patience must be a whole number"),
         (lambda d: d.update(schema_version=99), "schema_version"),
         (lambda d: d["input"].update(template="not_an_input"), "no input 'not_an_input'"),

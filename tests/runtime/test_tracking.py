@@ -148,63 +148,6 @@ def test_size_update_rate_does_not_slow_a_reacquisition(tiny_model_dir):
     assert ok and (w, h) == pytest.approx((0.5 * math.ceil(40 * factor),) * 2)  # the detection's size as is
 
 
-def test_scale_change_penalty_is_one_for_the_same_size_and_falls_with_change():
-    pen = geometry.scale_change_penalty(40.0, 20.0, np.array([40.0, 80.0, 20.0, 40.0]),
-                                        np.array([20.0, 40.0, 10.0, 40.0]), k=0.2)
-    assert pen[0] == pytest.approx(1.0)
-    assert pen[1] == pytest.approx(math.exp(-(2.0 - 1.0) * 0.2))  # twice the scale, same aspect
-    assert pen[2] == pytest.approx(pen[1])  # half the scale costs as much as double
-    r = 2.0  # aspect 2:1 -> 1:1 at the padded scale sqrt((40 + 30)(20 + 30)) vs (40 + 40)
-    s = math.sqrt(70 * 50) / 80
-    assert pen[3] == pytest.approx(math.exp(-(r * max(s, 1 / s) - 1.0) * 0.2))
-    assert np.all(geometry.scale_change_penalty(40, 20, np.array([5.0, 400.0]), np.array([90.0, 3.0]), 0.0) == 1)
-
-
-def _two_peaks(card, k):
-    """Fake maps: a higher peak predicting 3x the box size, a lower one predicting the same size."""
-    F = card.feature_size
-    score = np.full((F, F), 0.01, np.float32)
-    score[6, 6], score[6, 5] = 0.8, 0.7
-    size = np.full((2, F, F), 0.1, np.float32)
-    size[:, 6, 6] = 0.75  # 3x the 64 px box (search side 256)
-    size[:, 6, 5] = 0.25  # the box's size
-    inference = {**card.inference, "scale_penalty": k, "size_update_rate": 0.5}
-    return _fake_model(replace(card, inference=inference), score, size, np.zeros((2, F, F), np.float32))
-
-
-def test_scale_penalty_prefers_the_cell_that_keeps_the_size(tiny_model_dir):
-    card = sstrack_edge.ModelCard.load(tiny_model_dir)
-    F, side = card.feature_size, math.ceil(64 * card.search.factor)
-    hann = geometry.hann2d(F)
-    frame = np.zeros((600, 800, 3), np.uint8)
-    centres = {}
-    for k in (0.0, 0.2):
-        tracker = sstrack_edge.Tracker(_two_peaks(card, k), lost_threshold=0.1)
-        tracker.init(frame, (300.0, 200.0, 64.0, 64.0))
-        _, (x, y, w, h) = tracker.update(frame)
-        centres[k] = x + w / 2
-        if k == 0.0:  # off: today's decode, the higher peak and its size moved by rate x score
-            assert tracker.score == pytest.approx(0.8 * hann[6, 6])
-            assert w == pytest.approx(64 + 0.5 * 0.8 * (0.75 * side - 64))
-        else:  # penalised: the same-size peak; the reported score is its windowed score
-            assert tracker.score == pytest.approx(0.7 * hann[6, 5])
-            assert w == pytest.approx(64.0)
-    assert centres[0.0] - centres[0.2] == pytest.approx(side / F)
-
-
-def test_scale_penalty_slows_the_size_update_by_the_chosen_cells_penalty(tiny_model_dir):
-    card = sstrack_edge.ModelCard.load(tiny_model_dir)
-    F, side = card.feature_size, math.ceil(64 * card.search.factor)
-    score = np.full((F, F), 0.01, np.float32)
-    score[6, 6] = 0.8
-    size = np.full((2, F, F), 0.5, np.float32)  # every cell: 2x the box
-    card = replace(card, inference={**card.inference, "scale_penalty": 0.3, "size_update_rate": 0.5})
-    tracker = sstrack_edge.Tracker(_fake_model(card, score, size, np.zeros((2, F, F), np.float32)), lost_threshold=0.1)
-    tracker.init(np.zeros((600, 800, 3), np.uint8), (300.0, 200.0, 64.0, 64.0))
-    _, (_, _, w, _) = tracker.update(np.zeros((600, 800, 3), np.uint8))
-    assert w == pytest.approx(64 + 0.5 * 0.8 * math.exp(-0.3) * (0.5 * side - 64))
-
-
 # ----------------------------------------------------------------------------------- lost logic
 def test_lost_keeps_last_box_widens_search_and_reacquires(tiny_model_dir, make_tracker, real_clip):
     frames, gt = real_clip
