@@ -25,13 +25,21 @@ from sstrack_edge.model_card import ModelCard, ModelFileError
 MODES = ("offline", "streaming")
 
 
-def peers_table(summary: dict, model_spec: str) -> dict:
-    """``metrics.eval_vs_peers`` from an eval summary; ``model_spec`` (the model's path as the run
+def _row_name(tracker: str, model_dir: str) -> str:
+    """``sstrack:MODEL_DIR[:backend[:precision]]`` -> ``sstrack:<this model>[...]``; others as they are."""
+    head = f"sstrack:{model_dir}"
+    if tracker == head or tracker.startswith(head + ":"):
+        return "sstrack:<this model>" + tracker[len(head):]
+    return tracker
+
+
+def peers_table(summary: dict, model_dir: str) -> dict:
+    """``metrics.eval_vs_peers`` from an eval summary; ``model_dir`` (the model's path as the run
     named it) becomes ``<this model>`` in the tracker names."""
     try:
         trackers, conventions = summary["trackers"], summary["conventions"]
         rows = {
-            name.replace(model_spec, "<this model>"): {
+            _row_name(name, model_dir): {
                 mode: {"auc": round(100 * m["auc"], 1), "precision20": round(100 * m["precision20"], 1),
                        "fps": round(m["fps"], 1), "processed": round(m["processed_fraction"], 3)}
                 for mode, m in modes.items() if mode in MODES}
@@ -40,7 +48,7 @@ def peers_table(summary: dict, model_spec: str) -> dict:
     except (KeyError, TypeError) as e:
         raise ValueError(f"not an sstrack-edge eval summary.json (missing {e})") from None
     if not any("<this model>" in name for name in rows):
-        raise ValueError(f"the run has no tracker on the model {model_spec!r}: {sorted(rows)}")
+        raise ValueError(f"the run has no tracker on the model {model_dir!r}: {sorted(rows)}")
     return {"data": data, "threads": threads, "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
             "cpu": cpu_name(), "opencv": cv2.__version__,
             "note": "one run of sstrack-edge eval, offline and streaming (simulated real time at the source frame rate)",
@@ -50,14 +58,13 @@ def peers_table(summary: dict, model_spec: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.export.peers_table",
                                 description="write an eval run of the model and its peers into the card")
-    p.add_argument("model_dir", type=Path)
+    p.add_argument("model_dir", type=Path, help="the model folder, spelled as in the run's --trackers")
     p.add_argument("summary", type=Path, help="summary.json of sstrack-edge eval --trackers sstrack:MODEL_DIR,...")
-    p.add_argument("--model-spec", help="how the run named the model directory (default: MODEL_DIR as given)")
     args = p.parse_args(argv)
     try:
         card = ModelCard.load(args.model_dir)
         summary = json.loads(args.summary.read_text())
-        table = peers_table(summary, args.model_spec or str(args.model_dir))
+        table = peers_table(summary, str(args.model_dir))
     except (OSError, ValueError, ModelFileError) as e:  # json.JSONDecodeError is a ValueError
         print(f"peers_table: {e}", file=sys.stderr)
         return 2
