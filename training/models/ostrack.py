@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .mobilenet_stem import MobileNetV2Stem
+from .nanotrack_stem import NanoTrackStem
 
 
 @dataclass
@@ -86,8 +87,9 @@ class ModelConfig:
 
     def for_full_state_dict(self) -> "ModelConfig":
         """This config without the stem's ImageNet init file (``stem_options.weights``): for building a
-        network whose every tensor is then loaded from a checkpoint, so the file need not exist here."""
-        if not self.stem_options.get("weights"):
+        network whose every tensor is then loaded from a checkpoint, so the file need not exist here.
+        The ``nanotrack_v2`` stem keeps its file: the ONNX graph is its architecture."""
+        if self.stem == "nanotrack_v2" or not self.stem_options.get("weights"):
             return self
         return replace(self, stem_options={**self.stem_options, "weights": None})
 
@@ -185,7 +187,8 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, C)
 
 
-STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed, "mobilenet_v2": MobileNetV2Stem}
+STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed, "mobilenet_v2": MobileNetV2Stem,
+                                     "nanotrack_v2": NanoTrackStem}
 
 
 def build_stem(cfg: ModelConfig) -> nn.Module:
