@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from training.models.mobilenet_stem import MobileNetV2Stem, StemWeightsError
-from training.models.ostrack import ModelConfig, build_model, count_macs
+from training.models.ostrack import ModelConfig, build_model
 
 WEIGHTS_NAME = "mobilenet_v2-b0353104.pth"
 REPO = Path(__file__).resolve().parents[2]
@@ -293,36 +293,11 @@ def test_dilated_stem_options_and_errors():
 @pytest.mark.realdata
 @pytest.mark.parametrize("options", [{}, {"layers": 18, "dilate": True}], ids=["layers14", "layers18-dilated"])
 def test_export_parity_on_real_crops_and_dynamic_int8(real_weights, sot_train, tmp_path, options):
-    ort = pytest.importorskip("onnxruntime")
-    ov = pytest.importorskip("openvino")
-    from sstrack_edge.bench import count_onnx_macs
-    from training.export.calibration import CalibrationSet
-    from training.export.package import export_model
+    from _stem_export import export_and_check_parity
 
     torch.manual_seed(0)
     cfg = stem_config(real_weights, **options)  # ImageNet weights: realistic activation ranges
-    model = build_model(cfg).eval()
-    card = export_model(model, tmp_path, name="mbv2-test", trained=False, openvino=True, quantize=["int8-dynamic"])
-    onnx_path = tmp_path / card.variant("fp32").files["model"]
-    assert card.architecture["stem"] == "mobilenet_v2"
-    assert card.architecture["macs"] == count_macs(cfg) == count_onnx_macs(onnx_path)
-    pair = CalibrationSet.from_config(sot_train, cfg, num_pairs=1, seed=3)[0]
-    assert pair.search.max() > 100  # a real crop
-    feed = {"template": pair.template, "search": pair.search}
-    with torch.no_grad():
-        ref = model(torch.from_numpy(pair.template), torch.from_numpy(pair.search))
-    names = ["score_map", "size_map", "offset_map"]
-    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(names, feed)
-    compiled = ov.Core().compile_model(str(tmp_path / card.variant("openvino-fp32").files["xml"]), "CPU",
-                                       {"INFERENCE_PRECISION_HINT": "f32"})
-    res = compiled(feed)
-    int8 = ort.InferenceSession(str(tmp_path / card.variant("int8-dynamic").files["model"]),
-                                providers=["CPUExecutionProvider"]).run(names, feed)
-    for i, k in enumerate(names):
-        assert np.abs(got[i] - ref[k].numpy()).max() < 1e-4, k
-        assert np.abs(res[compiled.output(k)] - ref[k].numpy()).max() < 1e-4, k
-        assert int8[i].shape == got[i].shape and np.isfinite(int8[i]).all()
-    assert np.corrcoef(int8[0].ravel(), got[0].ravel())[0, 1] > 0.9
+    export_and_check_parity(build_model(cfg).eval(), cfg, sot_train, tmp_path, "mbv2-test")
 
 
 # ----------------------------------------------------------------------- default config

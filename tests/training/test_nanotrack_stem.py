@@ -15,7 +15,7 @@ import torch
 
 from training.models.mobilenet_stem import StemWeightsError
 from training.models.nanotrack_stem import IDENTITY_NORM, NanoTrackStem
-from training.models.ostrack import ModelConfig, build_model, count_macs
+from training.models.ostrack import ModelConfig, build_model
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = dict(depth=1, embed_dim=32, num_heads=2, head_channels=16)
@@ -134,36 +134,15 @@ def test_frozen_layers(backbone_file):
 
 @pytest.mark.realdata
 def test_export_parity_on_real_crops_and_dynamic_int8(backbone_file, sot_train, tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    ov = pytest.importorskip("openvino")
-    from sstrack_edge.bench import count_onnx_macs
-    from training.export.calibration import CalibrationSet
-    from training.export.package import export_model
-
-    torch.manual_seed(0)
-    cfg = nano_config(backbone_file, template=96, search=192)
-    model = build_model(cfg).eval()
-    card = export_model(model, tmp_path, name="nano-test", trained=False, openvino=True, quantize=["int8-dynamic"])
-    onnx_path = tmp_path / card.variant("fp32").files["model"]
-    assert card.architecture["stem"] == "nanotrack_v2"
-    assert card.normalization["mean"] == [0.0, 0.0, 0.0]
-    assert card.architecture["macs"] == count_macs(cfg) == count_onnx_macs(onnx_path)
-    pair = CalibrationSet.from_config(sot_train, cfg, num_pairs=1, seed=3)[0]
-    feed = {"template": pair.template, "search": pair.search}
-    with torch.no_grad():
-        ref = model(torch.from_numpy(pair.template), torch.from_numpy(pair.search))
-    names = ["score_map", "size_map", "offset_map"]
-    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(names, feed)
-    compiled = ov.Core().compile_model(str(tmp_path / card.variant("openvino-fp32").files["xml"]), "CPU",
-                                       {"INFERENCE_PRECISION_HINT": "f32"})
-    res = compiled(feed)
-    for i, k in enumerate(names):
-        assert np.abs(got[i] - ref[k].numpy()).max() < 1e-4, k
-        assert np.abs(res[compiled.output(k)] - ref[k].numpy()).max() < 1e-4, k
     import onnx
+    from _stem_export import export_and_check_parity
 
     from training.export.quantize import select_nodes
 
+    torch.manual_seed(0)
+    cfg = nano_config(backbone_file, template=96, search=192)
+    card, onnx_path = export_and_check_parity(build_model(cfg).eval(), cfg, sot_train, tmp_path, "nano-test")
+    assert card.normalization["mean"] == [0.0, 0.0, 0.0]
     first = select_nodes(onnx.load(str(onnx_path)), ["patch_embed"])
     assert len(first) == 2 and all("features_0_" in n for n in first)  # template + search path
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mobilenet_stem import StemWeightsError
+from .mobilenet_stem import StemWeightsError, options_from_dict, resolve_weights_path
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,7 @@ class NanoStemOptions:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "NanoStemOptions":
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown stem_options key(s) {unknown} for stem 'nanotrack_v2'; known: {sorted(known)}")
-        return cls(**d)
+        return options_from_dict(cls, d, "nanotrack_v2")
 
 
 @dataclass(frozen=True)
@@ -181,9 +176,8 @@ class NanoTrackStem(nn.Module):
         if cfg.patch_size != self.stride:
             raise ValueError(f"stem 'nanotrack_v2' has stride {self.stride}; set patch_size to {self.stride}, "
                              f"got {cfg.patch_size}")
-        from .mobilenet_stem import resolve_weights_path
-
-        path = resolve_weights_path(opts.weights)
+        path = resolve_weights_path(opts.weights, "nanotrack_v2", "the NanoTrack v2 backbone ONNX file "
+                                    "(../shared/peers/nanotrack_v2/nanotrack_backbone_sim.onnx)")
         steps, modules, self._input, self._output, self.out_channels = read_graph(path)
         self.options = opts
         self._steps = steps
