@@ -79,7 +79,7 @@ class Step:
     inputs: tuple[str, ...]
     output: str
     module: str | None = None
-    alpha: float = 0.0
+    alpha: float = 0.2  # HardSigmoid's attributes; ONNX's defaults
     beta: float = 0.5
 
 
@@ -120,8 +120,8 @@ def read_graph(path: Path) -> tuple[list[Step], dict[str, nn.Module], str, str, 
         if node.op_type in ("Conv", "Gemm"):
             key = _module_key(i, node.name, node.output[0])
             modules[key] = _weight_module(node.op_type, attrs, [inits[x] for x in node.input if x in inits], path, i)
-        steps.append(Step(node.op_type, tuple(data), node.output[0], key, float(attrs.get("alpha", 0.2)),
-                          float(attrs.get("beta", 0.5))))
+        steps.append(Step(node.op_type, tuple(data), node.output[0], key, float(attrs.get("alpha", Step.alpha)),
+                          float(attrs.get("beta", Step.beta))))
     out = g.output[0].name
     out_channels = _out_channels(steps, modules, out)
     return steps, modules, inputs[0], out, out_channels
