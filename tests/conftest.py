@@ -32,6 +32,18 @@ def sot_train() -> Path:
 
 
 @pytest.fixture(scope="session")
+def train_videos() -> Path:
+    """The training clips (``<name>.mp4`` + ``<name>.txt``); read them through the video loaders,
+    which decode into the frame cache (``$SSTRACK_FRAME_CACHE``, never inside ../shared)."""
+    return _need(SHARED / "data" / "sot" / "train_videos")
+
+
+@pytest.fixture(scope="session")
+def vittrack_dir() -> Path:
+    return _need(SHARED / "peers" / "vittrack")
+
+
+@pytest.fixture(scope="session")
 def sot_eval() -> Path:
     return _need(SHARED / "data" / "sot" / "eval")
 

@@ -145,6 +145,7 @@ class ValidationConfig:
 
     root: str
     sequences: list | None = None  # names under root (None: every sequence there)
+    format: str = "sot"  # sstrack_edge.evaluation.datasets format of root ("videos": clip.mp4 + clip.txt)
     every: int = 1  # epochs between validations (the last epoch is always validated)
     starts: int = 1  # TRE start frames per sequence (1: OPE; sstrack_edge.evaluation.temporal)
     size_update_rate: float | None = None  # smooth the box size as the runtime card does (None: off)
@@ -241,12 +242,12 @@ def config_from_dict(d: dict, config_dir: Path | None = None, resolve_paths: boo
 
 
 def check_validation_held_out(cfg: TrainConfig) -> None:
-    """Refuse a validation set that is also training data (a ``folder`` dataset on the same root
+    """Refuse a validation set that is also training data (a ``folder`` / ``video`` dataset on the same root
     that does not exclude the validation sequences): its score would not measure generalization."""
     val = cfg.validation
     root = Path(val.root).resolve()
     for i, ds in enumerate(cfg.data.datasets):
-        if ds.kind != "folder" or Path(ds.root).resolve() != root:
+        if ds.kind not in ("folder", "video") or Path(ds.root).resolve() != root:
             continue
         if val.sequences is None:
             raise ConfigError(f"validation.root {val.root} is data.datasets[{i}] itself: name the held-out "

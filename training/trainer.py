@@ -168,7 +168,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.val_seqs = None
         if cfg.validation is not None and self.dist.is_main:  # only rank 0 tracks the validation set
-            self.val_seqs = load_dataset(cfg.validation.root, "sot", cfg.validation.sequences)
+            self.val_seqs = load_dataset(cfg.validation.root, cfg.validation.format, cfg.validation.sequences)
         self.best: dict | None = None  # {"epoch", "val_auc"} of the checkpoint behind best.pt
         # training RNG (drop path) differs per rank; set after the shared initialization
         seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)

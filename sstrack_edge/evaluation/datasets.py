@@ -7,6 +7,8 @@ layout and raises :class:`DatasetFormatError` (a ``ValueError``) naming what is 
 
 ========== ===================================================================================
 sot        ``<seq>/img/*.jpg`` + ``<seq>/groundtruth.txt`` (+ optional ``sequences.json`` with fps)
+videos     ``<seq>.mp4`` (or .avi/.mov/.mkv/.m4v) + ``<seq>.txt`` (+ optional ``sequences.json``), decoded
+           once into the frame cache of :mod:`.video_frames` (``../shared/data/sot/train_videos``)
 otb        ``<seq>/img/*.jpg`` + ``<seq>/groundtruth_rect.txt`` (comma or whitespace); multi-target
            ``groundtruth_rect.<k>.txt`` -> ``<seq>_<k>``; known start-frame offsets (David, BlurCar1/3/4)
 uav123     ``data_seq/UAV123/<folder>/*.jpg`` + ``anno/UAV123/<seq>.txt``; sub-sequences by frame range
@@ -36,6 +38,7 @@ import numpy as np
 from .annotations import AnnotationError, read_boxes, read_flags, read_table
 from .sequence import Sequence
 from .uav123_ranges import UAV123_SUBSEQUENCES
+from .video_frames import VideoDecodeError, cached_frames, clip_cache_dir, extract_frames, list_videos
 
 
 class DatasetFormatError(ValueError):
@@ -86,16 +89,19 @@ def _subdirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _read_meta(meta_file: Path) -> dict:
+    if not meta_file.is_file():
+        return {}
+    try:
+        return json.loads(meta_file.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetFormatError(f"{meta_file} is not valid JSON: {e}") from e
+
+
 # ---------------------------------------------------------------------------------- readers
 def read_sot(root: Path) -> list[Sequence]:
     """The project's own layout (``../shared/data/sot``)."""
-    meta = {}
-    meta_file = root / "sequences.json"
-    if meta_file.is_file():
-        try:
-            meta = json.loads(meta_file.read_text())
-        except json.JSONDecodeError as e:
-            raise DatasetFormatError(f"{meta_file} is not valid JSON: {e}") from e
+    meta = _read_meta(root / "sequences.json")
     names = sorted(meta) if meta else [d.name for d in _subdirs(root) if (d / "groundtruth.txt").is_file()]
     seqs = []
     for name in names:
@@ -104,6 +110,31 @@ def read_sot(root: Path) -> list[Sequence]:
         frames = _match_frames(name, list_images(d / "img"), gt)
         info = meta.get(name, {})
         seqs.append(Sequence(name, frames, gt, dataset=info.get("dataset", "sot"), fps=info.get("fps"), meta=info))
+    return seqs
+
+
+def read_videos(root: Path, names: list[str] | None = None) -> list[Sequence]:
+    """Annotated clips; only ``names`` are decoded when given (the others are not touched)."""
+    meta = _read_meta(root / "sequences.json")
+    videos = {v.stem: v for v in list_videos(root) if v.with_suffix(".txt").is_file()}
+    if names is not None:
+        missing = [n for n in names if n not in videos]
+        if missing:
+            raise ValueError(f"sequences not in {root}: {', '.join(missing)}")
+    seqs = []
+    for name in names if names is not None else sorted(videos):
+        v = videos[name]
+        gt = read_boxes(v.with_suffix(".txt"))
+        out = clip_cache_dir(v)
+        try:
+            n, fps = extract_frames(v, out)
+        except VideoDecodeError as e:
+            raise DatasetFormatError(str(e)) from e
+        if n < len(gt):
+            raise DatasetFormatError(f"sequence {name!r}: {len(gt)} ground-truth rows but the video has {n} frames")
+        info = meta.get(name, {})
+        seqs.append(Sequence(name, cached_frames(out, len(gt)), gt, dataset=info.get("dataset", "videos"),
+                             fps=info.get("fps", fps), meta=info))
     return seqs
 
 
@@ -281,6 +312,7 @@ def read_trackingnet(root: Path) -> list[Sequence]:
 
 FORMATS: dict[str, Callable[[Path], list[Sequence]]] = {
     "sot": read_sot,
+    "videos": read_videos,
     "otb": read_otb,
     "uav123": read_uav123,
     "uav123_10fps": read_uav123_10fps,
@@ -304,6 +336,8 @@ def load_dataset(
     root = Path(root)
     if not root.is_dir():
         raise DatasetFormatError(f"dataset root not found: {root}")
+    if key == "videos" and sequences is not None:
+        return read_videos(root, list(sequences))  # decode only what is asked for
     seqs = FORMATS[key](root)
     if not seqs:
         raise DatasetFormatError(f"no {fmt} sequences found under {root}")

@@ -9,7 +9,9 @@ Names:
   (``int8-dynamic``, ``int8-static``, ``openvino-fp32``, ``openvino-int8``).
 * ``opencv:csrt``, ``opencv:kcf``, ``opencv:mil`` - OpenCV contrib correlation-filter / MIL trackers;
   ``opencv:nano`` - OpenCV's NanoTrack v2 (``cv2.TrackerNano``) with the two ONNX files from
-  ``--nanotrack-dir`` (default ``../shared/peers/nanotrack_v2``, or ``$SSTRACK_NANOTRACK_DIR``).
+  ``--nanotrack-dir`` (default ``../shared/peers/nanotrack_v2``, or ``$SSTRACK_NANOTRACK_DIR``);
+  ``opencv:vit`` - OpenCV's VitTrack (``cv2.TrackerVit``) with the ONNX file in ``--vittrack-dir``
+  (default ``../shared/peers/vittrack``, or ``$SSTRACK_VITTRACK_DIR``).
 
 Every tracker is created through :func:`create_tracker` and offers ``init(frame, box)`` and
 ``update(frame) -> (ok, box)`` on BGR uint8 frames with ``(x, y, w, h)`` boxes.
@@ -39,17 +41,25 @@ class EvaluatedTracker(Protocol):
 SSTRACK_BACKENDS = ("auto", "onnxruntime", "openvino")
 SSTRACK_PRECISIONS = ("auto", "fp32", "int8", "bf16")  # Tracker(precision=...)
 SSTRACK_VARIANTS = ("int8-dynamic", "int8-static", "openvino-fp32", "openvino-int8")  # Tracker(variant=...)
-OPENCV_TRACKERS = ("csrt", "kcf", "mil", "nano")
+OPENCV_TRACKERS = ("csrt", "kcf", "mil", "nano", "vit")
 _REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
+VITTRACK_FILE = "object_tracking_vittrack_2023sep.onnx"
+
+
+def _peer_dir(env: str, name: str) -> Path:
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    shared = Path(os.environ.get("SSTRACK_SHARED", _REPO_SHARED))
+    return shared / "peers" / name
 
 
 def default_nanotrack_dir() -> Path:
-    env = os.environ.get("SSTRACK_NANOTRACK_DIR")
-    if env:
-        return Path(env)
-    shared = Path(os.environ.get("SSTRACK_SHARED", _REPO_SHARED))
-    return shared / "peers" / "nanotrack_v2"
+    return _peer_dir("SSTRACK_NANOTRACK_DIR", "nanotrack_v2")
+
+
+def default_vittrack_dir() -> Path:
+    return _peer_dir("SSTRACK_VITTRACK_DIR", "vittrack")
 
 
 class OpenCVTracker:
@@ -95,7 +105,8 @@ def _cv_create(name: str):
     )
 
 
-def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = None) -> OpenCVTracker:
+def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = None,
+                        vittrack_dir: str | os.PathLike | None = None) -> OpenCVTracker:
     kind = kind.lower()
     if kind == "csrt":
         return OpenCVTracker(kind, _cv_create("TrackerCSRT"))
@@ -122,6 +133,21 @@ def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = Non
 
         factory()  # fail now (bad ONNX) rather than on the first sequence
         return OpenCVTracker(kind, factory)
+    if kind == "vit":
+        d = Path(vittrack_dir) if vittrack_dir is not None else default_vittrack_dir()
+        net = d / VITTRACK_FILE
+        if not net.is_file():
+            raise TrackerSpecError(f"opencv:vit needs the VitTrack ONNX file {VITTRACK_FILE} in {d}; "
+                                   "pass --vittrack-dir or set SSTRACK_VITTRACK_DIR")
+        create_vit = _cv_create("TrackerVit")
+
+        def vit_factory():
+            params = cv2.TrackerVit_Params()
+            params.net = str(net)
+            return create_vit(params)
+
+        vit_factory()
+        return OpenCVTracker(kind, vit_factory)
     raise TrackerSpecError(f"unknown OpenCV tracker {kind!r}; known: {', '.join('opencv:' + k for k in OPENCV_TRACKERS)}")
 
 
@@ -187,7 +213,8 @@ def make_sstrack_tracker(spec: SSTrackSpec, threads: int | None = None):
         raise TrackerSpecError(f"cannot load sstrack model {spec.model!r}: {type(e).__name__}: {e}") from e
 
 
-def create_tracker(name: str, threads: int | None = None, nanotrack_dir: str | os.PathLike | None = None):
+def create_tracker(name: str, threads: int | None = None, nanotrack_dir: str | os.PathLike | None = None,
+                   vittrack_dir: str | os.PathLike | None = None):
     """Build a tracker from its name (see the module docstring)."""
     if not isinstance(name, str) or not name:
         raise TrackerSpecError(f"tracker name must be a non-empty string, got {name!r}")
@@ -196,7 +223,7 @@ def create_tracker(name: str, threads: int | None = None, nanotrack_dir: str | o
     if name.startswith("opencv:"):
         if threads is not None:
             cv2.setNumThreads(int(threads))
-        return make_opencv_tracker(name.split(":", 1)[1], nanotrack_dir=nanotrack_dir)
+        return make_opencv_tracker(name.split(":", 1)[1], nanotrack_dir=nanotrack_dir, vittrack_dir=vittrack_dir)
     raise TrackerSpecError(
         f"unknown tracker {name!r}; use 'sstrack', 'sstrack:<model_dir>[:backend[:precision]]' or one of "
         + ", ".join("opencv:" + k for k in OPENCV_TRACKERS)

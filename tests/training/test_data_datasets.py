@@ -203,7 +203,7 @@ def test_video_files_decoded_once_into_frame_cache(tmp_path):
     assert s.visible.tolist() == [True] * 7 + [False]
     means = [float(s.frames.read(i).mean()) for i in range(8)]
     np.testing.assert_allclose(means, [20 * i for i in range(8)], atol=3)
-    first = cache / "clip" / "00000001.jpg"
+    first = cache / "clips" / "clip" / "00000001.jpg"  # <cache>/<video folder>/<clip>/
     stamp = first.stat().st_mtime_ns
     load_video_files(root, cache_dir=cache)  # cache reused: not rewritten
     assert first.stat().st_mtime_ns == stamp

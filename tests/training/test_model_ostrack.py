@@ -38,7 +38,7 @@ def test_default_config_is_ostrack256_vit_tiny():
     assert (cfg.template_size, cfg.search_size, cfg.feature_size) == (128, 256, 16)
     assert (cfg.template_factor, cfg.search_factor) == (2.0, 4.0)
     assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.head_channels) == (192, 12, 3, 256)
-    assert cfg.ce_loc == () and cfg.input_channel_order == "BGR" and cfg.ln_eps == 1e-6
+    assert cfg.ce_loc == () and cfg.network_color == "RGB" and cfg.ln_eps == 1e-6
 
 
 def test_config_round_trip_and_errors():
@@ -72,8 +72,9 @@ def test_outputs_shapes_and_ranges(tiny):
 
 
 def test_bgr_input_is_flipped_and_normalized_inside(tiny):
-    """A BGR model on BGR pixels equals an RGB model (same weights) on the RGB image."""
-    rgb = build_model(ModelConfig(**TINY, input_channel_order="RGB")).eval()
+    """An RGB-trained network fed BGR pixels equals a BGR-trained one (same weights, no swap) fed the
+    RGB image: the swap is the graph's first op."""
+    rgb = build_model(ModelConfig(**TINY, network_color="BGR")).eval()
     rgb.load_state_dict(tiny.state_dict())
     z, x = _inputs(tiny.cfg, seed=1)
     with torch.no_grad():

@@ -108,7 +108,7 @@ def export_model(
         normalization={
             "mean": list(cfg.norm_mean),
             "std": list(cfg.norm_std),
-            "color": "RGB",
+            "color": cfg.network_color,
             "in_graph": True,
         },
         input={
@@ -116,7 +116,7 @@ def export_model(
             "search": INPUT_NAMES[1],
             "layout": "NCHW",
             "dtype": "float32",
-            "channel_order": cfg.input_channel_order,
+            "channel_order": "BGR",
             "range": [0, 255],
         },
         outputs={

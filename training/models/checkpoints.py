@@ -109,10 +109,20 @@ class LoadReport:
 
 # --------------------------------------------------------------------------------- reading
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load`` a checkpoint file on CPU (pickled objects allowed: OSTrack files hold settings)."""
+    """``torch.load`` a checkpoint file on CPU (pickled objects allowed: OSTrack files hold settings).
+
+    A ``.onnx`` file is read as a VitTrack-layout tracker (:mod:`training.models.vittrack_onnx`):
+    ``{"model": state, "model_config": config, "config_defaults": {...}}``, like this project's
+    training checkpoints; ``config_defaults`` are fields the file does not determine."""
     path = Path(path)
     if not path.is_file():
         raise PretrainedLoadError(f"checkpoint not found: {path}")
+    if path.suffix.lower() == ".onnx":
+        from .vittrack_onnx import read_vittrack_onnx
+
+        cfg, state = read_vittrack_onnx(path)
+        color = cfg.pop("network_color")  # not in the file: a default that --arch may override
+        return {"model": state, "model_config": cfg, "config_defaults": {"network_color": color}}
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for corrupt files
@@ -355,7 +365,8 @@ def load_tracker(
                 raise PretrainedLoadError(
                     f"{path} was trained with {k}={stored[k]!r}, the export asks for {k}={v!r}; drop the override"
                 )
-        cfg_dict = {**stored, **{k: v for k, v in over.items() if k not in stored}}
+        cfg_dict = {**dict(obj.get("config_defaults") or {}), **stored,
+                    **{k: v for k, v in over.items() if k not in stored}}
         info["config_source"] = "checkpoint"
     else:
         inferred = infer_tracker_config(state)

@@ -3,7 +3,7 @@
 Layout (RECIPE.md 2.1-2.5), parameter names chosen so official OSTrack/SSTrack checkpoints map
 one-to-one (``backbone.*``, ``box_head.*``):
 
-    raw BGR 0..255 -> RGB, /255, mean/std          (inside the graph; see docs/model-contract.md)
+    raw BGR 0..255 -> [RGB,] /255, mean/std        (inside the graph; see docs/model-contract.md)
     backbone.patch_embed (16x16 conv, shared)      template 128 -> 8x8 = 64 tokens, search 256 -> 256 tokens
     + backbone.pos_embed_z / backbone.pos_embed_x  (separate learnable position embeddings)
     [z; x] -> backbone.blocks[0..depth)            pre-norm ViT blocks (optional candidate elimination)
@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv_stem import ConvStride2Stem
 from .mobilenet_stem import MobileNetV2Stem
 from .nanotrack_stem import NanoTrackStem
 
@@ -43,7 +44,7 @@ class ModelConfig:
     ce_keep_ratio: float = 0.7
     norm_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     norm_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    input_channel_order: str = "BGR"
+    network_color: str = "RGB"  # colour order the weights expect; the graph input is always BGR
     ln_eps: float = 1e-6
     stem: str = "patch16"
     stem_options: dict[str, Any] = field(default_factory=dict)
@@ -57,8 +58,8 @@ class ModelConfig:
         for name in ("template_size", "search_size"):
             if getattr(self, name) % self.patch_size:
                 raise ValueError(f"{name} {getattr(self, name)} is not a multiple of patch_size {self.patch_size}")
-        if self.input_channel_order not in ("BGR", "RGB"):
-            raise ValueError(f"input_channel_order must be 'BGR' or 'RGB', got {self.input_channel_order!r}")
+        if self.network_color not in ("BGR", "RGB"):
+            raise ValueError(f"network_color must be 'BGR' or 'RGB', got {self.network_color!r}")
         if any(not 0 <= i < self.depth for i in self.ce_loc):
             raise ValueError(f"ce_loc {self.ce_loc} must index blocks 0..{self.depth - 1}")
 
@@ -79,6 +80,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        legacy = d.pop("input_channel_order", None)  # configs before network_color: graph input order
+        if legacy not in (None, "BGR"):
+            raise ValueError(f"input_channel_order {legacy!r}: the runtime feeds BGR frames; to run a network "
+                             "trained on BGR input set network_color: BGR instead")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -188,7 +194,7 @@ class PatchEmbed(nn.Module):
 
 
 STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed, "mobilenet_v2": MobileNetV2Stem,
-                                     "nanotrack_v2": NanoTrackStem}
+                                     "nanotrack_v2": NanoTrackStem, "conv_stride2": ConvStride2Stem}
 
 
 def build_stem(cfg: ModelConfig) -> nn.Module:
@@ -298,7 +304,8 @@ def decode_boxes(score_map: torch.Tensor, size_map: torch.Tensor, offset_map: to
 
 
 class OSTrack(nn.Module):
-    """One-stream tracker. ``forward(template, search)`` takes raw BGR (or RGB per config) pixels 0..255."""
+    """One-stream tracker. ``forward(template, search)`` takes raw BGR pixels 0..255; the graph swaps
+    them to RGB first unless ``network_color`` is ``"BGR"`` (weights trained on BGR input)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -311,7 +318,7 @@ class OSTrack(nn.Module):
         self.box_head = CenterPredictor(cfg.embed_dim, cfg.head_channels, cfg.feature_size)
 
     def normalize(self, img: torch.Tensor) -> torch.Tensor:
-        if self.cfg.input_channel_order == "BGR":
+        if self.cfg.network_color == "RGB":
             img = img.flip(1)  # BGR -> RGB
         return (img - self.pixel_mean) / self.pixel_std
 
