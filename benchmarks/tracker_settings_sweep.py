@@ -4,8 +4,11 @@ How the bundled card's tracker settings were compared on the held-out train clip
 (docs/runtime.md, "Size smoothing" and "Lost target"). ORT FP32, 1 thread; a frame the tracker
 reports lost counts as a failure, as in ``sstrack-edge eval``. Frames are decoded once.
 
-    python benchmarks/tracker_settings_sweep.py models/default ../shared/data/sot/train building5,wakeboard3 \\
+    python benchmarks/tracker_settings_sweep.py models/default ../shared/data/sot/train_videos \\
+        UAV123_10fps_building5,UAV123_10fps_wakeboard3 \\
         '[{"lost_threshold": 0.15, "lost_patience": 10}, {"lost_threshold": 0.3, "lost_patience": 0}]'
+
+ROOT is read as ``videos`` when it holds video files, else as ``sot`` (``load_dataset(..., "auto")``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from sstrack_edge.evaluation.metrics import score_sequence, summarize
 
 def sweep(model_dir: str, root: str, names: list[str], settings: list[dict]) -> list[dict]:
     base = load_model(model_dir, backend="onnxruntime", precision="fp32", threads=1)
-    clips = [(s, [s.read_frame(i) for i in range(len(s))]) for s in load_dataset(root, "sot", names)]
+    clips = [(s, [s.read_frame(i) for i in range(len(s))]) for s in load_dataset(root, "auto", names)]
     rows = []
     for overrides in settings:
         card = replace(base.card, inference={**base.card.inference, **overrides})

@@ -168,10 +168,11 @@ def evaluate_tracker(tracker: TorchTracker, seqs: list, starts: int = 1) -> dict
 
 def evaluate_checkpoint(checkpoint: str | Path | list, data_root: str | Path, device: str = "cpu",
                         sequences: list[str] | None = None, size_update_rate: float | None = None,
-                        starts: int = 1) -> dict:
+                        starts: int = 1, fmt: str = "auto") -> dict:
     """OPE (or TRE with ``starts`` > 1) of ``checkpoint`` (or of the ensemble of a list of them) on
-    every sequence of ``data_root`` (or only ``sequences``)."""
-    seqs = load_dataset(data_root, "sot", sequences)
+    every sequence of ``data_root`` (or only ``sequences``); ``fmt`` its layout (``auto``: ``videos``
+    when it holds video files, else ``sot``; :func:`sstrack_edge.evaluation.datasets.detect_format`)."""
+    seqs = load_dataset(data_root, fmt, sequences)
     tracker = load_tracker(checkpoint, device, size_update_rate=size_update_rate)
     res = evaluate_tracker(tracker, seqs, starts=starts)
     name = [str(c) for c in checkpoint] if isinstance(checkpoint, (list, tuple)) else str(checkpoint)
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", nargs="+",
                    help="training checkpoint (.pt) or run directory (uses last.pt); several: their seed ensemble")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/sot/eval"))
+    p.add_argument("--format", default="auto", choices=["auto", "sot", "videos"],
+                   help="layout of --data (default auto: videos when it holds video files, else sot)")
     p.add_argument("--json", default=None, help="write the result as JSON here")
     p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
     p.add_argument("--threads", type=int, default=None)
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
         check_size_update_rate(args.size_update_rate)
         res = evaluate_checkpoint(ck, args.data, sequences=names, size_update_rate=args.size_update_rate,
-                                  starts=args.starts)
+                                  starts=args.starts, fmt=args.format)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"evaluate: {e}", file=sys.stderr)
         return 2

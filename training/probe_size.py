@@ -12,7 +12,8 @@ crop gives about ``s``.
 
 Usage::
 
-    python -m training.probe_size CHECKPOINT --data ../shared/data/sot/train --sequences building5,car10
+    python -m training.probe_size CHECKPOINT --data ../shared/data/sot/train_videos \
+        --sequences UAV123_10fps_building5,UAV123_10fps_car10
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def probe_sequence(tracker: TorchTracker, seq, scales=DEFAULT_SCALES, every: int
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.probe_size", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="training checkpoint (.pt)")
-    p.add_argument("--data", required=True, help="sot folder (<seq>/img + groundtruth.txt)")
+    p.add_argument("--data", required=True, help="clips: <seq>.mp4 + <seq>.txt, or <seq>/img + groundtruth.txt")
+    p.add_argument("--format", default="auto", choices=["auto", "sot", "videos"],
+                   help="layout of --data (default auto: videos when it holds video files, else sot)")
     p.add_argument("--sequences", default=None, help="comma list of sequence names (default: all)")
     p.add_argument("--scales", default=",".join(str(s) for s in DEFAULT_SCALES),
                    help="box scales relative to the true size (default: %(default)s)")
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scales = [float(v) for v in args.scales.split(",")]
         names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
-        seqs = load_dataset(args.data, "sot", names)
+        seqs = load_dataset(args.data, args.format, names)
         tracker = load_tracker(args.checkpoint)
         result = {seq.name: probe_sequence(tracker, seq, scales, args.every) for seq in seqs}
     except (CheckpointError, FileNotFoundError, ValueError) as e:

@@ -11,7 +11,7 @@ Command line: ``sstrack-edge eval ROOT --format sot --trackers opencv:csrt,openc
 """
 
 from .annotations import AnnotationError, read_boxes
-from .datasets import FORMATS, DatasetFormatError, load_dataset
+from .datasets import FORMATS, DatasetFormatError, detect_format, load_dataset
 from .evaluate import MODES, ModeResult, evaluate, track_sequences
 from .metrics import SequenceScores, Summary, got10k_scores, score_sequence, summarize
 from .sequence import FrameReadError, Sequence
@@ -21,7 +21,7 @@ from .tracking_runs import TrackingRun, run_offline, run_streaming
 
 __all__ = [
     "AnnotationError", "DatasetFormatError", "FORMATS", "FrameReadError", "MODES", "ModeResult", "Sequence",
-    "SequenceScores", "Summary", "TrackerSpecError", "TrackingRun", "create_tracker", "evaluate",
+    "SequenceScores", "Summary", "TrackerSpecError", "TrackingRun", "create_tracker", "detect_format", "evaluate",
     "got10k_scores", "load_dataset", "parse_sstrack_spec", "read_boxes", "run_offline", "run_streaming",
     "score_sequence", "segment_starts", "summarize", "temporal_segments", "track_sequences", "tracker_label",
 ]

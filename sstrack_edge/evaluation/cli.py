@@ -51,7 +51,8 @@ def _positive_int(text: str) -> int:
 
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="dataset root folder")
-    p.add_argument("--format", default="sot", choices=sorted(FORMATS), help="on-disk layout of ROOT (default: sot)")
+    p.add_argument("--format", default="auto", choices=["auto", *sorted(FORMATS)],
+                   help="on-disk layout of ROOT (default: auto = videos when ROOT holds video files, else sot)")
     p.add_argument("--trackers", type=_csv, required=True,
                    help="comma-separated: sstrack, sstrack:<model_dir>[:backend[:precision]], "
                         "opencv:csrt, opencv:kcf, opencv:mil, opencv:nano")

@@ -23,6 +23,9 @@ got10k     ``list.txt`` + ``<seq>/*.jpg`` + ``groundtruth.txt`` (+ ``absence.lab
            test subset: first-frame box only
 trackingnet  ``anno/<video>.txt`` + ``frames/<video>/<i>.jpg`` (0-based, not zero-padded)
 ========== ===================================================================================
+
+``fmt="auto"`` picks ``videos`` or ``sot`` with :func:`detect_format` (the one rule the tools that
+take a training-clip root use: ``sstrack-edge eval``, ``training.export``, ``training.evaluate``).
 """
 
 from __future__ import annotations
@@ -310,6 +313,16 @@ def read_trackingnet(root: Path) -> list[Sequence]:
     return seqs
 
 
+def detect_format(root: str | os.PathLike) -> str:
+    """``"videos"`` when ``root`` holds video files (``<seq>.mp4``... beside ``<seq>.txt``), else ``"sot"``
+    (``<seq>/img/*.jpg`` + ``groundtruth.txt``). The one auto-detection rule of the project: a root
+    given without a format (``--format auto``) is read as what this returns."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetFormatError(f"dataset root not found: {root}")
+    return "videos" if list_videos(root) else "sot"
+
+
 FORMATS: dict[str, Callable[[Path], list[Sequence]]] = {
     "sot": read_sot,
     "videos": read_videos,
@@ -329,13 +342,16 @@ FORMATS: dict[str, Callable[[Path], list[Sequence]]] = {
 def load_dataset(
     root: str | os.PathLike, fmt: str = "sot", sequences: Iterable[str] | None = None
 ) -> list[Sequence]:
-    """Read every sequence of a benchmark (optionally only those named in ``sequences``)."""
+    """Read every sequence of a benchmark (optionally only those named in ``sequences``);
+    ``fmt="auto"``: ``videos`` or ``sot`` by :func:`detect_format`."""
     key = fmt.lower().replace("-", "_").replace("@", "_")
-    if key not in FORMATS:
-        raise ValueError(f"unknown dataset format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    if key not in FORMATS and key != "auto":
+        raise ValueError(f"unknown dataset format {fmt!r}; known formats: auto, {', '.join(FORMATS)}")
     root = Path(root)
     if not root.is_dir():
         raise DatasetFormatError(f"dataset root not found: {root}")
+    if key == "auto":
+        key = fmt = detect_format(root)
     if key == "videos" and sequences is not None:
         return read_videos(root, list(sequences))  # decode only what is asked for
     seqs = FORMATS[key](root)

@@ -23,7 +23,12 @@ than on the training clips, so a threshold chosen on the training clips calls br
 video "lost" (v3: 0.3 from all train clips; wakeboard3 alone, held out, had 3.6 % of its found
 frames below 0.3).
 
-    python -m training.export.calibrate_lost MODEL_DIR [--data ../shared/data/sot/train] [--held-out] [--update-card]
+    python -m training.export.calibrate_lost MODEL_DIR [--data ../shared/data/sot/train_videos] [--format auto]
+        [--sequences A,B] [--held-out] [--update-card]
+
+``--format auto`` (default): ``videos`` when ``--data`` holds video files, else ``sot``.
+Without ``--held-out`` or ``--sequences`` every clip of ``--data`` is tracked (71 clips, 32k frames
+in ``train_videos``: slow).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.geometry import iou_xywh
 from sstrack_edge.model_card import ModelCard
-from training.export.held_out_tre import held_out_sequences
+from training.export.held_out_tre import DEFAULT_DATA, FORMAT_CHOICES, held_out_sequences
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.61, 0.05))
 FOUND_IOU = 0.5
@@ -46,12 +51,13 @@ MAX_FALSE_LOST = 0.01
 
 
 def record(model_dir: str | Path, data_root: str | Path, threads: int = 1,
-           absent_frames: int = 100, sequences: list[str] | None = None) -> dict[str, np.ndarray]:
+           absent_frames: int = 100, sequences: list[str] | None = None,
+           fmt: str = "auto") -> dict[str, np.ndarray]:
     """Scores of ``present`` frames (target found, IoU >= 0.5) and of ``absent`` frames (other sequence)."""
     from sstrack_edge.tracker import Tracker
 
     tracker = Tracker(model=model_dir, backend="onnxruntime", precision="fp32", threads=threads, lost_threshold=0.0)
-    seqs = load_dataset(Path(data_root), "sot", sequences)
+    seqs = load_dataset(Path(data_root), fmt, sequences)
     if len(seqs) < 2:
         raise ValueError(f"{data_root}: the absent-target sample needs at least 2 sequences, found {len(seqs)}")
     present, absent = [], []
@@ -89,22 +95,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.export.calibrate_lost",
                                 description="choose inference.lost_threshold on training sequences")
     p.add_argument("model_dir", type=Path)
-    p.add_argument("--data", default="../shared/data/sot/train")
+    p.add_argument("--data", default=DEFAULT_DATA, help=f"training clips (default {DEFAULT_DATA})")
+    p.add_argument("--format", default="auto", choices=FORMAT_CHOICES,
+                   help="layout of --data (default auto: videos when it holds video files, else sot)")
+    p.add_argument("--sequences", default=None, help="comma list: only these clips of --data")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-false-lost", type=float, default=MAX_FALSE_LOST)
     p.add_argument("--held-out", action="store_true",
                    help="only the sequences the card records as held out of training (validation)")
     p.add_argument("--update-card", action="store_true")
     args = p.parse_args(argv)
-    sequences = None
+    sequences = [n.strip() for n in args.sequences.split(",") if n.strip()] if args.sequences else None
     if args.held_out:
+        if sequences:
+            print("calibrate_lost: give --held-out or --sequences, not both", file=sys.stderr)
+            return 2
         try:
-            sequences = held_out_sequences(ModelCard.load(args.model_dir))
-        except ValueError as e:
+            sequences = held_out_sequences(ModelCard.load(args.model_dir), args.data, args.format)
+        except (ValueError, FileNotFoundError) as e:
             print(f"calibrate_lost: --held-out: {e}", file=sys.stderr)
             return 2
     try:
-        scores = record(args.model_dir, args.data, args.threads, sequences=sequences)
+        scores = record(args.model_dir, args.data, args.threads, sequences=sequences, fmt=args.format)
         t = choose(scores, max_false_lost=args.max_false_lost)
     except ValueError as e:
         print(f"calibrate_lost: {e}", file=sys.stderr)

@@ -5,8 +5,11 @@ first visible frame's box at the template factor/size, the search region around 
 box of a later frame, with a random shift and scale (OSTrack-style jitter) so calibration also sees
 drifted, off-centre targets. Arrays are float32 NCHW BGR 0..255, the ONNX inputs as they are.
 
-Sequences: a folder of ``<name>/img/*.jpg + groundtruth.txt`` (``../shared/data/sot/train`` or the
-user's own footage). Calibrate on training data only, never on the evaluation set.
+Sequences: a folder of annotated clips ``<name>.mp4 + <name>.txt`` (``../shared/data/sot/train_videos``,
+decoded once into the frame cache of :mod:`sstrack_edge.evaluation.video_frames`) or of
+``<name>/img/*.jpg + groundtruth.txt`` (the user's own footage); the layout is detected
+(:func:`sstrack_edge.evaluation.datasets.detect_format`). Calibrate on training data only, never on
+the evaluation set.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import numpy as np
 import cv2
 
 from sstrack_edge.evaluation.annotations import read_boxes
-from sstrack_edge.evaluation.datasets import list_images
+from sstrack_edge.evaluation.datasets import detect_format, list_images
+from sstrack_edge.evaluation.video_frames import cached_frames, clip_cache_dir, extract_frames, list_videos
 from sstrack_edge.geometry import box_to_crop, crop_side, crop_square
 
 
 @dataclass
 class FolderSequence:
-    """``<root>/<name>/img/*`` + ``groundtruth.txt``; unlike the evaluation readers, the target may be
-    absent (``nan``) in the first frames: the template comes from the first visible one."""
+    """``<root>/<name>/img/*`` + ``groundtruth.txt`` (or a clip's cached frames + ``<name>.txt``);
+    unlike the evaluation readers, the target may be absent (``nan``) in the first frames: the
+    template comes from the first visible one."""
 
     name: str
     frames: list[Path]
@@ -45,15 +50,47 @@ class FolderSequence:
         return img
 
 
-def read_folder_sequences(root: Path) -> list[FolderSequence]:
+def _select(root: Path, found: dict, sequences: list[str] | None) -> list:
+    if sequences is None:
+        return [found[n] for n in sorted(found)]
+    missing = [n for n in sequences if n not in found]
+    if missing:
+        raise ValueError(f"calibration sequences not in {root}: {', '.join(missing)}")
+    return [found[n] for n in sequences]
+
+
+def read_folder_sequences(root: Path, sequences: list[str] | None = None) -> list[FolderSequence]:
+    """``<name>/img/*.jpg + groundtruth.txt`` folders (all, or only ``sequences``, in that order)."""
+    dirs = {p.name: p for p in root.iterdir() if p.is_dir() and (p / "groundtruth.txt").is_file()}
     seqs = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / "groundtruth.txt").is_file()):
+    for d in _select(root, dirs, sequences):
         gt = read_boxes(d / "groundtruth.txt")
         frames = list_images(d / "img" if (d / "img").is_dir() else d)
         if len(frames) < len(gt):
             raise ValueError(f"sequence {d}: groundtruth.txt has {len(gt)} boxes but there are {len(frames)} images")
         seqs.append(FolderSequence(d.name, frames[: len(gt)], gt))
     return seqs
+
+
+def read_video_sequences(root: Path, sequences: list[str] | None = None) -> list[FolderSequence]:
+    """``<name>.mp4 + <name>.txt`` clips (all, or only ``sequences``), decoded once into the frame cache."""
+    clips = {v.stem: v for v in list_videos(root) if v.with_suffix(".txt").is_file()}
+    seqs = []
+    for v in _select(root, clips, sequences):
+        gt = read_boxes(v.with_suffix(".txt"))
+        out = clip_cache_dir(v)
+        n, _fps = extract_frames(v, out)
+        if n < len(gt):
+            raise ValueError(f"sequence {v}: {v.with_suffix('.txt').name} has {len(gt)} boxes but the video has "
+                             f"{n} frames")
+        seqs.append(FolderSequence(v.stem, cached_frames(out, len(gt)), gt))
+    return seqs
+
+
+def read_sequences(root: Path, sequences: list[str] | None = None) -> list[FolderSequence]:
+    """The clips under ``root`` in the layout :func:`detect_format` finds there."""
+    reader = read_video_sequences if detect_format(root) == "videos" else read_folder_sequences
+    return reader(root, sequences)
 
 
 @dataclass
@@ -74,7 +111,8 @@ def _nchw(img: np.ndarray) -> np.ndarray:
 
 
 class CalibrationSet:
-    """``num_pairs`` real crop pairs, spread round-robin over the sequences under ``root``.
+    """``num_pairs`` real crop pairs, spread round-robin over the sequences under ``root`` (all of
+    them, or only ``sequences``), a videos folder or a ``<name>/img`` folder (:func:`read_sequences`).
 
     ``shift`` is the largest centre jitter in units of ``sqrt(w*h)`` of the GT box (uniform in
     ``[-shift/2, shift/2]`` per axis, OSTrack's ``center_jitter_factor`` form); ``scale_jitter`` is the
@@ -93,17 +131,18 @@ class CalibrationSet:
         seed: int = 0,
         shift: float = 1.0,
         scale_jitter: float = 0.15,
+        sequences: list[str] | None = None,
     ):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"calibration root {root} is not a folder of sequences")
         if num_pairs < 1:
             raise ValueError(f"num_pairs must be >= 1, got {num_pairs}")
-        seqs = [s for s in read_folder_sequences(root) if int(s.present().sum()) >= 2]
+        seqs = [s for s in read_sequences(root, sequences) if int(s.present().sum()) >= 2]
         if not seqs:
             raise ValueError(
-                f"no usable sequence under {root}: need <name>/img/*.jpg + groundtruth.txt with at least "
-                f"two frames where the target is visible"
+                f"no usable sequence under {root}: need <name>.mp4 + <name>.txt clips or <name>/img/*.jpg + "
+                f"groundtruth.txt folders with at least two frames where the target is visible"
             )
         self.root = root
         self.sizes = (template_size, template_factor, search_size, search_factor)

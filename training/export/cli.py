@@ -1,8 +1,8 @@
 """``sstrack-export``: checkpoint (or a random network) -> model directory with card and INT8 variants.
 
     sstrack-export (--checkpoint CKPT [CKPT ...] | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
-                   [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train]
-                   [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS]
+                   [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train_videos]
+                   [--calib-sequences A,B] [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS]
                    [--inference key=value ...] --name NAME
 
 ``--checkpoint`` takes this project's training checkpoint (``model_config`` + ``model``, written by
@@ -26,7 +26,7 @@ from typing import Any
 
 from sstrack_edge.model_card import sha256_file
 
-DEFAULT_CALIB_ROOT = "../shared/data/sot/train"
+DEFAULT_CALIB_ROOT = "../shared/data/sot/train_videos"
 
 
 def parse_arch(items: list[str]) -> dict[str, Any]:
@@ -139,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="model name written into the card")
     p.add_argument("--quantize", default="", help="comma list of int8-dynamic,int8-static,openvino-int8")
     p.add_argument("--calib-root", type=Path, default=None,
-                   help=f"folder of <seq>/img + groundtruth.txt for calibration (default {DEFAULT_CALIB_ROOT})")
+                   help="training clips for calibration: <seq>.mp4 + <seq>.txt, or <seq>/img + groundtruth.txt "
+                        f"(layout detected; default {DEFAULT_CALIB_ROOT})")
+    p.add_argument("--calib-sequences", default=None,
+                   help="comma list: calibrate and compare on these clips of --calib-root only (default: all)")
     p.add_argument("--calib-pairs", type=int, default=64, help="calibration crop pairs (default 64)")
     p.add_argument("--compare-pairs", type=int, default=32,
                    help="held-out crop pairs (other seed) for the FP32 comparison (default 32; 0 = skip, kept=false)")
@@ -221,11 +224,13 @@ def _run(args) -> int:
         if needs_calib or args.compare_pairs > 0:
             if not root.is_dir():
                 raise FileNotFoundError(f"--calib-root {root} not found (needed for {names}); pass --calib-root")
+        seqs = [n.strip() for n in args.calib_sequences.split(",") if n.strip()] if args.calib_sequences else None
         if needs_calib:
-            calib = CalibrationSet.from_config(root, cfg, num_pairs=args.calib_pairs, seed=args.seed)
+            calib = CalibrationSet.from_config(root, cfg, num_pairs=args.calib_pairs, seed=args.seed, sequences=seqs)
         compare = []  # --compare-pairs 0: not compared, INT8 variants stay kept=false
         if args.compare_pairs > 0:
-            compare = CalibrationSet.from_config(root, cfg, num_pairs=args.compare_pairs, seed=args.seed + 1)
+            compare = CalibrationSet.from_config(root, cfg, num_pairs=args.compare_pairs, seed=args.seed + 1,
+                                                 sequences=seqs)
     card = export_model(
         model, args.out, name=args.name, trained=trained, source_checkpoint=source,
         openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,

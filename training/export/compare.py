@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m training.export.compare", description=main.__doc__.splitlines()[0])
     p.add_argument("model_dir")
-    p.add_argument("--pairs-root", default="../shared/data/sot/train", help="sequences to cut crop pairs from")
+    p.add_argument("--pairs-root", default="../shared/data/sot/train_videos",
+                   help="clips to cut crop pairs from (<seq>.mp4 + <seq>.txt or <seq>/img + groundtruth.txt)")
+    p.add_argument("--sequences", default=None, help="comma list: only these clips of --pairs-root")
     p.add_argument("--pairs", type=int, default=32)
     p.add_argument("--seed", type=int, default=1, help="crop seed (export calibrates with --seed 0)")
     p.add_argument("--threads", type=int, nargs="+", default=[1])
@@ -189,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--update-card", action="store_true")
     args = p.parse_args(argv)
     card = ModelCard.load(args.model_dir)
-    pairs = CalibrationSet.from_card(args.pairs_root, card, num_pairs=args.pairs, seed=args.seed)
+    seqs = [n.strip() for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    pairs = CalibrationSet.from_card(args.pairs_root, card, num_pairs=args.pairs, seed=args.seed, sequences=seqs)
     print(f"model {card.name} (trained={card.trained}), {len(pairs)} crop pairs from {args.pairs_root} "
           f"seed {args.seed}, "
           f"{platform.machine()} {os.cpu_count()} cpus, load avg before {os.getloadavg()[0]:.2f}")
