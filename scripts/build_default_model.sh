@@ -20,11 +20,11 @@ GATE_RUNS="runs/accuracy_gate_$(basename "$OUT")"
 rm -rf "$OUT" "$GATE_RUNS"  # the gate resumes from result files: never reuse another model's
 # size_update_rate 0.3, lost_patience 10: chosen on the held-out validation clips (docs/runtime.md)
 sstrack-export --checkpoint "${CKPTS[@]}" --out "$OUT" --name sstrack-edge-default-cpu \
-    --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$SHARED/data/sot/train" --threads 1 \
+    --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$SHARED/data/sot/train_videos" --threads 1 \
     --inference size_update_rate=0.3 lost_patience=10
-python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train" --held-out --update-card
+python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train_videos" --held-out --update-card
 # the number a replacement must beat: Tracker() on the held-out clips, TRE with 10 start frames each
-python -m training.export.held_out_tre "$OUT" --data "$SHARED/data/sot/train" --starts 10 --update-card
+python -m training.export.held_out_tre "$OUT" --data "$SHARED/data/sot/train_videos" --starts 10 --update-card
 python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --out "$GATE_RUNS" \
     --threads 1 --update-card --prune
 # 4. the table against the OpenCV peers, offline and streaming, on the same machine in one run
