@@ -35,6 +35,7 @@ from sstrack_edge.backends import check_size_update_rate
 from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.evaluation.temporal import parent_name, temporal_segments
+from sstrack_edge.evaluation.tracking_runs import run_offline
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.models.ensemble import TrackerEnsemble
@@ -133,16 +134,19 @@ def track_sequence(tracker: TorchTracker, seq) -> np.ndarray:
     return pred
 
 
-def evaluate_tracker(tracker: TorchTracker, seqs: list, starts: int = 1) -> dict:
+def evaluate_tracker(tracker, seqs: list, starts: int = 1) -> dict:
     """OPE (``starts=1``) or TRE (``starts`` segments per sequence, equal weight;
     :mod:`sstrack_edge.evaluation.temporal`) of ``tracker`` on ``seqs``: mean AUC / P@20 / OP50 (in %)
-    and a per-sequence table (TRE: per sequence, the mean over its segments)."""
+    and a per-sequence table (TRE: per sequence, the mean over its segments).
+
+    ``tracker``: the runtime :class:`sstrack_edge.Tracker` (e.g. :func:`training.torch_runner.torch_tracker`;
+    a frame it reports lost scores as a failure, as in ``sstrack-edge eval``) or a :class:`TorchTracker`."""
     per_seq = {}
     scores = []
     frames = 0
     t0 = time.perf_counter()
     for seq in temporal_segments(seqs, starts):
-        pred = track_sequence(tracker, seq)
+        pred = track_sequence(tracker, seq) if isinstance(tracker, TorchTracker) else run_offline(tracker, seq).boxes
         s = score_sequence(pred, seq.ground_truth, seq.present())
         scores.append(s)
         frames += len(seq)

@@ -139,9 +139,10 @@ class PretrainedConfig:
 @dataclass
 class ValidationConfig:
     """Sequences tracked after training epochs to pick the checkpoint (``best.pt``): OPE (or TRE
-    with ``starts`` > 1) with the torch model, success AUC (training.evaluate). The sequences must
-    not be training data: when ``root`` is also a ``folder`` dataset, list them in its
-    ``options.exclude``."""
+    with ``starts`` > 1) with the runtime ``Tracker`` on the torch network (training.torch_runner:
+    the loop that ships, with the card's lost logic; ``inference`` overrides the exporter's card
+    defaults, ``size_update_rate`` is one of them), success AUC. The sequences must not be training
+    data: when ``root`` is also a ``folder`` / ``video`` dataset, list them in its ``options.exclude``."""
 
     root: str
     sequences: list | None = None  # names under root (None: every sequence there)
@@ -149,10 +150,13 @@ class ValidationConfig:
     every: int = 1  # epochs between validations (the last epoch is always validated)
     starts: int = 1  # TRE start frames per sequence (1: OPE; sstrack_edge.evaluation.temporal)
     size_update_rate: float | None = None  # smooth the box size as the runtime card does (None: off)
+    inference: dict = field(default_factory=dict)  # card inference settings for the runtime Tracker
 
     def __post_init__(self) -> None:
         check_starts(self.starts)
         check_size_update_rate(self.size_update_rate)
+        if not isinstance(self.inference, dict):
+            raise ValueError(f"validation.inference must be a mapping of card inference settings, got {self.inference!r}")
         if not isinstance(self.every, int) or self.every < 1:
             raise ValueError(f"validation.every must be a positive int, got {self.every!r}")
         if self.sequences is not None and (

@@ -169,6 +169,9 @@ class Trainer:
         self.val_seqs = None
         if cfg.validation is not None and self.dist.is_main:  # only rank 0 tracks the validation set
             self.val_seqs = load_dataset(cfg.validation.root, cfg.validation.format, cfg.validation.sequences)
+            from training.torch_runner import torch_tracker
+
+            torch_tracker(self.model, self._val_inference())  # a bad validation.inference fails now, not after an epoch
         self.best: dict | None = None  # {"epoch", "val_auc"} of the checkpoint behind best.pt
         # training RNG (drop path) differs per rank; set after the shared initialization
         seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)
@@ -411,20 +414,25 @@ class Trainer:
         return rec
 
     def validate(self) -> dict:
-        """Track the validation sequences with the current weights (rank 0 only; torch, batch 1)."""
-        from training.evaluate import TorchTracker, evaluate_tracker
+        """Track the validation sequences with the current weights through the runtime ``Tracker``
+        (rank 0 only; torch, batch 1; training.torch_runner)."""
+        from training.evaluate import evaluate_tracker
+        from training.torch_runner import torch_tracker
 
         was_training = self.model.training
         try:
             v = self.cfg.validation
-            tracker = TorchTracker(self.model, self.model_config, size_update_rate=v.size_update_rate)
-            res = evaluate_tracker(tracker, self.val_seqs, starts=v.starts)
+            res = evaluate_tracker(torch_tracker(self.model, self._val_inference()), self.val_seqs, starts=v.starts)
         finally:
             self.model.train(was_training)
         log.info("epoch %d validation on %d sequences: AUC %.2f  P@20 %.2f  (%.0f s)", self.epoch,
                  res["sequences"], res["auc"], res["precision20"], res["seconds"])
         return {"val_auc": res["auc"], "val_precision20": res["precision20"], "val_seconds": res["seconds"],
                 "val_per_sequence": {k: round(v["auc"], 2) for k, v in res["per_sequence"].items()}}
+
+    def _val_inference(self) -> dict:
+        v = self.cfg.validation
+        return {"size_update_rate": v.size_update_rate, **v.inference}
 
     def _validate_epoch(self, rec: dict) -> bool:
         """Validate when due; add the scores to ``rec``; True when this epoch is the new best

@@ -100,46 +100,42 @@ def export_model(
 
         variants += quantize_variants(out_dir, FP32_ONNX, list(quantize), calibration, exclude=exclude)
 
-    card = ModelCard(
-        name=name,
-        template=CropSpec(size=cfg.template_size, factor=cfg.template_factor),
-        search=CropSpec(size=cfg.search_size, factor=cfg.search_factor),
-        feature_size=cfg.feature_size,
-        normalization={
-            "mean": list(cfg.norm_mean),
-            "std": list(cfg.norm_std),
-            "color": cfg.network_color,
-            "in_graph": True,
-        },
-        input={
-            "template": INPUT_NAMES[0],
-            "search": INPUT_NAMES[1],
-            "layout": "NCHW",
-            "dtype": "float32",
-            "channel_order": "BGR",
-            "range": [0, 255],
-        },
-        outputs={
-            "score_map": OUTPUT_NAMES[0],
-            "size_map": OUTPUT_NAMES[1],
-            "offset_map": OUTPUT_NAMES[2],
-            "semantics": OUTPUT_SEMANTICS,
-        },
-        inference={**INFERENCE_DEFAULTS, **(inference or {})},
-        architecture=_architecture(model),
-        opset=opset,
-        source_checkpoint=dict(source_checkpoint or {"path": None, "trained": trained,
-                                                     "notes": "randomly initialised"}),
-        variants=variants,
-        trained=trained,
-        metrics=dict(metrics or {}),
-        created_by=f"sstrack_edge training.export on {platform.machine()}",
-    )
+    card = build_card(model, name, inference=inference, opset=opset, variants=variants, trained=trained,
+                      source_checkpoint=source_checkpoint, metrics=metrics)
     check_card(card)  # never write a card the runtime would refuse (e.g. a bad --inference value)
     card.save(out_dir)
     if quantize:
         _gate_int8(card, out_dir, calibration, compare_pairs, compare_threads)
     return card
+
+
+def build_card(model, name: str, inference: dict[str, Any] | None = None, opset: int = 17,
+               variants: list[Variant] | None = None, trained: bool = True,
+               source_checkpoint: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> ModelCard:
+    """The model card of ``model``: every constant the runtime needs comes from its config here,
+    for an export and for the torch runner of :mod:`training.torch_runner` alike."""
+    cfg = model.cfg
+    return ModelCard(
+        name=name,
+        template=CropSpec(size=cfg.template_size, factor=cfg.template_factor),
+        search=CropSpec(size=cfg.search_size, factor=cfg.search_factor),
+        feature_size=cfg.feature_size,
+        normalization={"mean": list(cfg.norm_mean), "std": list(cfg.norm_std), "color": cfg.network_color,
+                       "in_graph": True},
+        input={"template": INPUT_NAMES[0], "search": INPUT_NAMES[1], "layout": "NCHW", "dtype": "float32",
+               "channel_order": "BGR", "range": [0, 255]},
+        outputs={"score_map": OUTPUT_NAMES[0], "size_map": OUTPUT_NAMES[1], "offset_map": OUTPUT_NAMES[2],
+                 "semantics": OUTPUT_SEMANTICS},
+        inference={**INFERENCE_DEFAULTS, **(inference or {})},
+        architecture=_architecture(model),
+        opset=opset,
+        source_checkpoint=dict(source_checkpoint or {"path": None, "trained": trained,
+                                                     "notes": "randomly initialised"}),
+        variants=list(variants or []),
+        trained=trained,
+        metrics=dict(metrics or {}),
+        created_by=f"sstrack_edge training.export on {platform.machine()}",
+    )
 
 
 def _architecture(model) -> dict[str, Any]:
