@@ -7,7 +7,7 @@ One process, one thread count, the same pre-decoded real frames for every row. R
   ``sstrack_edge.reference_networks`` entry point builds it from the card's ``architecture`` with
   random weights, plugged into the same ``Tracker`` so crop and
   decode are identical; speed does not depend on weight values);
-* OpenCV ``TrackerNano`` (NanoTrack v2 ONNX files, when found) and ``TrackerCSRT``.
+* OpenCV ``TrackerNano`` and ``TrackerVit`` (their ONNX files, when found) and ``TrackerCSRT``.
 
 Rows are measured in interleaved rounds (row A chunk, row B chunk, ..., repeat) so that load from
 other processes on a shared machine hits all rows alike. Reported: median and p90 latency, median
@@ -165,31 +165,23 @@ def _torch_row(card, threads: int) -> Row | None:
     return _tracker_row("torch-eager-fp32", Tracker(loaded), kind="torch", note="random weights (speed only)")
 
 
-def _opencv_rows(threads: int, nanotrack_dir: Path | None) -> list[Row]:
+def _opencv_rows(threads: int) -> list[Row]:
+    """OpenCV's NanoTrack v2 and VitTrack (their ONNX files from ../shared/peers, when found) and CSRT,
+    built as ``sstrack-edge eval`` builds them."""
     import cv2
+
+    from .evaluation.trackers import TrackerSpecError, make_opencv_tracker
 
     cv2.setNumThreads(threads)
     rows = []
-    if nanotrack_dir is not None and (nanotrack_dir / "nanotrack_backbone_sim.onnx").is_file():
-        holder = {}
-
-        def nano_init(frame, box):
-            p = cv2.TrackerNano_Params()
-            p.backbone = str(nanotrack_dir / "nanotrack_backbone_sim.onnx")
-            p.neckhead = str(nanotrack_dir / "nanotrack_head_sim.onnx")
-            holder["t"] = cv2.TrackerNano_create(p)
-            holder["t"].init(frame, tuple(int(round(v)) for v in box))
-
-        rows.append(Row("opencv-nanotrack-v2", "opencv", "opencv-dnn", "fp32", None, nano_init, lambda f: holder["t"].update(f) and None))
-    else:
-        print("bench: OpenCV TrackerNano row skipped (NanoTrack v2 ONNX files not found)", file=sys.stderr)
-    holder_c = {}
-
-    def csrt_init(frame, box):
-        holder_c["t"] = cv2.TrackerCSRT_create()
-        holder_c["t"].init(frame, tuple(int(round(v)) for v in box))
-
-    rows.append(Row("opencv-csrt", "opencv", "opencv", "fp32", None, csrt_init, lambda f: holder_c["t"].update(f) and None))
+    for kind, name in (("nano", "opencv-nanotrack-v2"), ("vit", "opencv-vittrack"), ("csrt", "opencv-csrt")):
+        try:
+            tracker = make_opencv_tracker(kind)
+        except TrackerSpecError as e:
+            print(f"bench: {name} row skipped ({e})", file=sys.stderr)
+            continue
+        backend = "opencv" if kind == "csrt" else "opencv-dnn"
+        rows.append(Row(name, "opencv", backend, "fp32", None, tracker.init, lambda f, t=tracker: t.update(f) and None))
     return rows
 
 
@@ -240,8 +232,7 @@ def run_bench(
             if r is not None:
                 rows.append(r)
     if peers:
-        nano = shared_dir() / "peers" / "nanotrack_v2"
-        rows.extend(_opencv_rows(threads, nano if nano.is_dir() else None))
+        rows.extend(_opencv_rows(threads))
 
     n_track = len(clip) - 1
     chunk = max(1, frames // rounds)
