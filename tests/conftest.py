@@ -27,15 +27,36 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def sot_train() -> Path:
-    return _need(SHARED / "data" / "sot" / "train")
-
-
-@pytest.fixture(scope="session")
 def train_videos() -> Path:
     """The training clips (``<name>.mp4`` + ``<name>.txt``); read them through the video loaders,
     which decode into the frame cache (``$SSTRACK_FRAME_CACHE``, never inside ../shared)."""
     return _need(SHARED / "data" / "sot" / "train_videos")
+
+
+SOT_FOLDER_CLIPS = ["DTB70_MountainBike6", "OTB_Bird2", "UAV123_10fps_group2"]  # 81, 99, 289 frames (5 absent)
+
+
+@pytest.fixture(scope="session")
+def sot_folder(train_videos, tmp_path_factory) -> Path:
+    """A ``sot``-layout folder (``<name>/img/000001.jpg...`` + ``groundtruth.txt`` + ``sequences.json``)
+    of three real training clips, for the tests of the folder readers: every frame is a link to the
+    clip's decoded frame in the frame cache, the ground truth and the sequences.json entries are
+    the clip's own."""
+    import json
+    import shutil
+
+    from sstrack_edge.evaluation.datasets import load_dataset
+
+    root = tmp_path_factory.mktemp("sot_folder")
+    info = json.loads((train_videos / "sequences.json").read_text())
+    for seq in load_dataset(train_videos, "videos", SOT_FOLDER_CLIPS):
+        img = root / seq.name / "img"
+        img.mkdir(parents=True)
+        for i, frame in enumerate(seq.frames, start=1):
+            (img / f"{i:06d}.jpg").symlink_to(frame)
+        shutil.copyfile(train_videos / f"{seq.name}.txt", root / seq.name / "groundtruth.txt")
+    (root / "sequences.json").write_text(json.dumps({n: info[n] for n in SOT_FOLDER_CLIPS}, indent=1))
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,7 @@ def arm_site(tmp_path_factory) -> Path:
 ARM_ARCH = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)  # tests/conftest.py's TINY_ARCH
 ARM_QUANTIZE = ("int8-dynamic", "int8-static")  # the exporter's ORT INT8 variants (declared for aarch64)
 CALIBRATION_PAIRS = 4
+CALIBRATION_CLIPS = ["OTB_Bird2", "DTB70_MountainBike6", "UAVDT_S0310", "UAV123_10fps_building4"]  # one pair each
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +88,8 @@ def arm_model_dir(request, tmp_path_factory) -> Path:
     from training.models.ostrack import ModelConfig, build_model
 
     cfg = ModelConfig(**ARM_ARCH)
-    calibration = CalibrationSet.from_config(request.getfixturevalue("sot_train"), cfg, num_pairs=CALIBRATION_PAIRS)
+    calibration = CalibrationSet.from_config(request.getfixturevalue("train_videos"), cfg, num_pairs=CALIBRATION_PAIRS,
+                                             sequences=CALIBRATION_CLIPS)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     out = tmp_path_factory.mktemp("arm_model")

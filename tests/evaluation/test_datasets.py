@@ -214,3 +214,33 @@ def test_shared_eval_set_reads_with_its_frame_rates_and_absent_frames(sot_eval):
     assert seqs["car14"].fps == 10 and seqs["Crossing"].fps == 30
     assert int((~seqs["car14"].present()).sum()) == 25
     assert all(s.has_full_annotation for s in seqs.values())
+
+
+def test_detect_format_reads_video_files_as_videos_and_folders_as_sot(tmp_path):
+    from sstrack_edge.evaluation import detect_format
+
+    write_frames(tmp_path / "sot" / "a" / "img", names(3))
+    write_rows(tmp_path / "sot" / "a" / "groundtruth.txt", boxes(3))
+    assert detect_format(tmp_path / "sot") == "sot"
+    assert [s.name for s in load_dataset(tmp_path / "sot", "auto")] == ["a"]
+    (tmp_path / "sot" / "clip.mp4").write_bytes(b"")  # any video file makes the root a videos folder
+    assert detect_format(tmp_path / "sot") == "videos"
+    with pytest.raises(DatasetFormatError, match="root not found"):
+        detect_format(tmp_path / "nope")
+    with pytest.raises(ValueError, match="known formats: auto, sot, videos"):
+        load_dataset(tmp_path, "vot2018")
+
+
+@pytest.mark.realdata
+def test_auto_format_on_the_real_folders(train_videos, sot_folder, sot_eval):
+    """train_videos is read as ``videos``, the eval set and a folder of real frames as ``sot``; the
+    folder made of a clip's cached frames reads as the same sequence as the clip."""
+    from sstrack_edge.evaluation import detect_format
+
+    assert (detect_format(train_videos), detect_format(sot_eval), detect_format(sot_folder)) == ("videos", "sot", "sot")
+    (clip,) = load_dataset(train_videos, "auto", ["UAV123_10fps_group2"])
+    (same,) = load_dataset(sot_folder, "auto", ["UAV123_10fps_group2"])
+    assert len(clip) == len(same) == 289 and clip.fps == same.fps == 10
+    np.testing.assert_array_equal(clip.ground_truth, same.ground_truth)
+    assert int((~clip.present()).sum()) == int((~same.present()).sum()) == 5
+    assert [f.resolve() for f in same.frames] == [f.resolve() for f in clip.frames]

@@ -101,7 +101,7 @@ def test_lost_patience_trade_off_on_the_occlusion_clip(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_tracker_settings_sweep_reproduces_the_documented_row(sot_train):
+def test_tracker_settings_sweep_reproduces_the_documented_row(train_videos):
     """benchmarks/tracker_settings_sweep.py, the docs/runtime.md "Lost target" table's tool."""
     import importlib.util
     from pathlib import Path
@@ -110,20 +110,25 @@ def test_tracker_settings_sweep_reproduces_the_documented_row(sot_train):
     spec = importlib.util.spec_from_file_location("tracker_settings_sweep", path)
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
-    rows = sweep.sweep(str(default_model_dir()), str(sot_train), ["wakeboard3"],
+    clip = "UAV123_10fps_wakeboard3"
+    rows = sweep.sweep(str(default_model_dir()), str(train_videos), [clip],
                        [{"lost_threshold": 0.3, "lost_patience": 0}, {"lost_threshold": 0.15, "lost_patience": 10}])
-    frozen, shipped = (r["per_sequence"]["wakeboard3"] for r in rows)
-    assert shipped > 60 > 20 > frozen  # documented: 69.3 vs 14.7 on the held-out clip
+    frozen, shipped = (r["per_sequence"][clip] for r in rows)
+    # documented: 69.3 vs 14.7 on the held-out clip's former JPEG frames; 68.8 vs 14.4 measured on train_videos
+    assert shipped > 60 > 20 > frozen
 
 
 @pytest.mark.realdata
-def test_held_out_tre_reproduces_the_card(card, sot_train, tmp_path):
+def test_held_out_tre_reproduces_the_card(card, train_videos, tmp_path):
     """The number a new default model must beat (benchmarks/RESULTS.md): ``Tracker()`` on the
-    card's held-out clips, 10 start frames each, as ``training.export.held_out_tre`` recorded it."""
+    card's held-out clips, 10 start frames each, as ``training.export.held_out_tre`` recorded it.
+    The card was measured on the clips' former JPEG frames (names without the dataset prefix); on
+    the re-encoded train_videos clips it scores 47.62 (card: 47.95)."""
     from sstrack_edge.evaluation import temporal_segments
 
     rec = card.metrics["held_out_tre"]
-    segments = temporal_segments(load_dataset(sot_train, "sot", rec["sequences"]), rec["starts"])
+    names = [n if n.startswith("UAV123_10fps_") else f"UAV123_10fps_{n}" for n in rec["sequences"]]
+    segments = temporal_segments(load_dataset(train_videos, "videos", names), rec["starts"])
     assert len(segments) == rec["segments"]
     res = evaluate(segments, [f"sstrack:{card.root}"], tmp_path, modes=("offline",), threads=1, progress=False)[0]
     assert abs(100 * res.summary.auc - rec["auc"]) <= 1.0, (100 * res.summary.auc, rec["auc"])

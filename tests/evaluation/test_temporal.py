@@ -12,9 +12,12 @@ from sstrack_edge.evaluation.cli import main
 from sstrack_edge.evaluation.temporal import segment
 
 
+CLIP = "UAV123_10fps_building5"  # 161 frames
+
+
 @pytest.fixture(scope="module")
-def building5(sot_train):
-    return load_dataset(sot_train, "sot", ["building5"])[0]
+def building5(train_videos):
+    return load_dataset(train_videos, "videos", [CLIP])[0]
 
 
 def test_segments_start_evenly_and_are_slices_of_the_sequence(building5):
@@ -22,12 +25,12 @@ def test_segments_start_evenly_and_are_slices_of_the_sequence(building5):
     starts = segment_starts(building5, 10)
     assert starts == [round(j * n / 10) for j in range(10)]
     segs = temporal_segments([building5], 10)
-    assert segs[0] is building5 and [s.name for s in segs[1:3]] == [f"building5@{starts[1] + 1}", f"building5@{starts[2] + 1}"]
+    assert segs[0] is building5 and [s.name for s in segs[1:3]] == [f"{CLIP}@{starts[1] + 1}", f"{CLIP}@{starts[2] + 1}"]
     for i, s in zip(starts, segs):
         assert len(s) == n - i and s.frames[0] == building5.frames[i]
         np.testing.assert_array_equal(s.ground_truth, building5.ground_truth[i:])
         assert np.array_equal(s.init_box, building5.ground_truth[i])
-    assert segs[4].meta["tre_parent"] == "building5" and segs[4].meta["tre_start"] == starts[4]
+    assert segs[4].meta["tre_parent"] == CLIP and segs[4].meta["tre_start"] == starts[4]
 
 
 def test_starts_skip_absent_frames_and_too_short_tails(building5):
@@ -52,20 +55,20 @@ def test_one_start_is_ope_and_bad_starts_are_named(building5):
 
 
 @pytest.mark.realdata
-def test_eval_cli_scores_every_segment(sot_train, tmp_path, capsys):
+def test_eval_cli_scores_every_segment(train_videos, tmp_path, capsys):
     out = tmp_path / "tre"
-    argv = [str(sot_train), "--sequences", "building5", "--trackers", "opencv:csrt", "--modes", "offline",
+    argv = [str(train_videos), "--sequences", CLIP, "--trackers", "opencv:csrt", "--modes", "offline",
             "--starts", "4", "--out", str(out), "--quiet", "--no-plots", "--threads", "1"]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     per_seq = summary["trackers"]["opencv:csrt"]["offline"]["per_sequence"]
-    assert set(per_seq) == {"building5", "building5@41", "building5@81", "building5@122"}
+    assert set(per_seq) == {CLIP, f"{CLIP}@41", f"{CLIP}@81", f"{CLIP}@122"}
     assert summary["conventions"]["starts"] == 4
     # the summary weights the segments equally
     mean = np.mean([s["auc"] for s in per_seq.values()])
     assert summary["trackers"]["opencv:csrt"]["offline"]["auc"] == pytest.approx(mean)
     # each segment was tracked from its own start: the result file has the segment's length
-    assert len((out / "offline" / "opencv_csrt" / "building5@122.txt").read_text().splitlines()) == 161 - 121
+    assert len((out / "offline" / "opencv_csrt" / f"{CLIP}@122.txt").read_text().splitlines()) == 161 - 121
     capsys.readouterr()
     assert main(argv[:-6] + ["--submission", "got10k", "--out", str(tmp_path / "sub")]) == 2
     assert "cannot be combined with --starts" in capsys.readouterr().err

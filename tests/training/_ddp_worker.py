@@ -1,6 +1,6 @@
 """One DDP rank of tests/training/test_ddp.py, started by torchrun (the launcher owns the processes).
 
-argv: OUT_DIR SOT_TRAIN STILLS_DIR. Writes params_<rank>.pt and stats_<rank>.json into OUT_DIR.
+argv: OUT_DIR TRAIN_VIDEOS STILLS_DIR. Writes params_<rank>.pt and stats_<rank>.json into OUT_DIR.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from training.checkpoint import load_checkpoint  # noqa: E402
 from training.trainer import Trainer, dist_from_env  # noqa: E402
 
 
-def main(out_dir: str, sot_train: str, stills: str) -> None:
+def main(out_dir: str, train_videos: str, stills: str) -> None:
     torch.set_num_threads(1)
     info = dist_from_env()  # RANK / WORLD_SIZE / LOCAL_RANK from torchrun; gloo on CPU
     try:
-        cfg = tiny_config(Path(sot_train), Path(stills), epochs=2)
+        cfg = tiny_config(Path(train_videos), Path(stills), epochs=2)
         trainer = Trainer(cfg, Path(out_dir) / "run", info, device="cpu")
         recs = trainer.fit()
         flat = torch.cat([p.detach().reshape(-1) for p in trainer.model.parameters()])

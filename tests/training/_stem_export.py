@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _train_tiny import TRAIN_CLIPS
 
 MAPS = ["score_map", "size_map", "offset_map"]
 
 
-def export_and_check_parity(model, cfg, sot_train: Path, tmp_path: Path, name: str):
+def export_and_check_parity(model, cfg, train_videos: Path, tmp_path: Path, name: str):
     """Export ``model`` (ONNX + OpenVINO IR + ``int8-dynamic``) and check on one real crop pair that
     torch, ONNX Runtime and OpenVINO f32 agree within 1e-4 on the three maps, that the card's MACs
     equal the config count and the ONNX graph count, and that the INT8 variant runs and keeps the
@@ -27,7 +28,7 @@ def export_and_check_parity(model, cfg, sot_train: Path, tmp_path: Path, name: s
     onnx_path = tmp_path / card.variant("fp32").files["model"]
     assert card.architecture["stem"] == cfg.stem
     assert card.architecture["macs"] == count_macs(cfg) == count_onnx_macs(onnx_path)
-    pair = CalibrationSet.from_config(sot_train, cfg, num_pairs=1, seed=3)[0]
+    pair = CalibrationSet.from_config(train_videos, cfg, num_pairs=1, seed=3, sequences=TRAIN_CLIPS)[0]
     assert pair.search.max() > 100  # a real crop
     feed = {"template": pair.template, "search": pair.search}
     with torch.no_grad():

@@ -6,11 +6,25 @@ from pathlib import Path
 
 from training.train_config import config_from_dict
 
+# The ten clips of the former ../shared/data/sot/train folder, under their train_videos names and in
+# that folder's (sorted) order, so the tests sample the same scenes as before the move to videos.
+TRAIN_CLIPS = ["OTB_Bird2", "DTB70_MountainBike6", "UAVDT_S0310", "UAV123_10fps_building4", "UAV123_10fps_building5",
+               "UAV123_10fps_car10", "UAV123_10fps_group2", "UAV123_10fps_wakeboard3", "UAV123_10fps_wakeboard4",
+               "UAV123_10fps_wakeboard7"]
+
+
+def train_clips(train_videos: Path, **options):
+    """The :data:`TRAIN_CLIPS` of ``train_videos`` through the training video loader (frame cache)."""
+    from training.data.datasets import load_video_files
+
+    return load_video_files(train_videos, names=options.pop("names", TRAIN_CLIPS), **options)
+
+
 TINY_MODEL = dict(template_size=32, search_size=64, patch_size=16, embed_dim=32, depth=2, num_heads=2,
                   head_channels=16, drop_path=0.1)
 
 
-def tiny_config(sot_train: Path, stills_dir: Path, **over) -> "TrainConfig":  # noqa: F821
+def tiny_config(train_videos: Path, stills_dir: Path, **over) -> "TrainConfig":  # noqa: F821
     d = {
         "name": "tiny",
         "seed": 3,
@@ -18,7 +32,7 @@ def tiny_config(sot_train: Path, stills_dir: Path, **over) -> "TrainConfig":  # 
         "model": dict(TINY_MODEL),
         "data": {
             "datasets": [
-                {"kind": "folder", "root": str(sot_train), "weight": 3},
+                {"kind": "video", "root": str(train_videos), "weight": 3, "options": {"names": TRAIN_CLIPS}},
                 {"kind": "stills", "root": str(stills_dir), "weight": 1, "options": {"sources": ["raccoon"]}},
             ],
             "samples_per_epoch": 16,

@@ -17,11 +17,11 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, sot_train, stills_dir):
+def run(tmp_path_factory, train_videos, stills_dir):
     """A tiny real run that keeps all three epoch checkpoints."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("avg") / "run"
-    cfg = tiny_config(sot_train, stills_dir, log={"keep_checkpoints": 0})
+    cfg = tiny_config(train_videos, stills_dir, log={"keep_checkpoints": 0})
     Trainer(cfg, out).fit()
     return out
 
@@ -43,7 +43,7 @@ def test_average_is_the_elementwise_mean(run):
     assert moved > 10  # the epochs really differ, so the test can fail
 
 
-def test_cli_output_tracks_exports_and_refuses_resume(run, tmp_path, sot_train, stills_dir, capsys):
+def test_cli_output_tracks_exports_and_refuses_resume(run, tmp_path, train_videos, stills_dir, capsys):
     out = tmp_path / "avg.pt"
     assert main([str(run), "--epochs", "2-3", "--out", str(out)]) == 0
     assert "epochs [2, 3]" in capsys.readouterr().out
@@ -53,7 +53,7 @@ def test_cli_output_tracks_exports_and_refuses_resume(run, tmp_path, sot_train, 
     # training.evaluate's torch tracker runs it on a real sequence
     from sstrack_edge.evaluation.datasets import load_dataset
 
-    full = load_dataset(sot_train, "sot", ["car10"])[0]
+    full = load_dataset(train_videos, "videos", ["UAV123_10fps_car10"])[0]
     seq = dataclasses.replace(full, frames=full.frames[:5], ground_truth=full.ground_truth[:5])
     pred = track_sequence(load_torch_tracker(out), seq)
     assert pred.shape == (5, 4) and torch.isfinite(torch.from_numpy(pred)).all()
@@ -64,7 +64,7 @@ def test_cli_output_tracks_exports_and_refuses_resume(run, tmp_path, sot_train, 
     model, info = load_tracker(out)
     assert info["epoch"] == 3 and not info["report"]["missing"]
 
-    trainer = Trainer(tiny_config(sot_train, stills_dir), tmp_path / "again")
+    trainer = Trainer(tiny_config(train_videos, stills_dir), tmp_path / "again")
     with pytest.raises(ValueError, match="average of checkpoints"):
         trainer.resume(out)
 

@@ -243,29 +243,68 @@ def test_folder_missing_groundtruth_names_it(tmp_path):
         load_sequence_folder(tmp_path / "mine")
 
 
-def test_folder_loader_on_real_sot_train(sot_train):
-    info = json.loads((sot_train / "sequences.json").read_text())
-    ds = load_sequence_folder(sot_train)
+def test_folder_loader_on_real_frames(sot_folder):
+    """The folder layout, made of real training frames (conftest ``sot_folder``)."""
+    info = json.loads((sot_folder / "sequences.json").read_text())
+    ds = load_sequence_folder(sot_folder)
     assert sorted(s.name for s in ds) == sorted(info)
     for s in ds:
         meta = info[s.name]
         assert len(s) == meta["frames"]
         assert int((~s.visible).sum()) == meta["absent_frames"]
         assert s.fps == meta["fps"]
+    assert int((~ds[2].visible).sum()) == 5  # UAV123_10fps_group2: the absent rows are read as absent
     s = ds[0]
     img = s.frames.read(0)
     assert img.dtype == np.uint8 and img.shape[2] == 3
     assert ds.report.skipped == {}
 
 
-def test_folder_exclude_holds_sequences_out(sot_train):
-    names = sorted(json.loads((sot_train / "sequences.json").read_text()))
-    ds = load_sequence_folder(sot_train, exclude=names[:2])
+def test_folder_exclude_holds_sequences_out(sot_folder):
+    names = sorted(json.loads((sot_folder / "sequences.json").read_text()))
+    ds = load_sequence_folder(sot_folder, exclude=names[:2])
     assert sorted(s.name for s in ds) == names[2:]
     with pytest.raises(DatasetFormatError, match="not in .*no_such_clip"):
-        load_sequence_folder(sot_train, exclude=["no_such_clip"])
+        load_sequence_folder(sot_folder, exclude=["no_such_clip"])
     with pytest.raises(DatasetFormatError, match="leaves no sequence"):
-        load_sequence_folder(sot_train, exclude=names)
+        load_sequence_folder(sot_folder, exclude=names)
+
+
+def test_video_loader_on_real_train_videos(train_videos, sot_folder):
+    """The training clips through the frame cache: lengths, absent frames and frame rates as
+    sequences.json records them, and the same pixels and boxes as the folder made of those frames."""
+    info = json.loads((train_videos / "sequences.json").read_text())
+    names = ["OTB_Bird2", "UAV123_10fps_group2", "VOT-LT_skiing"]  # VOT-LT_skiing: 228 absent frames
+    ds = load_video_files(train_videos, names=names)
+    assert [s.name for s in ds] == names and ds.name == "train_videos"
+    for s in ds:
+        meta = info[s.name]
+        assert len(s) == meta["frames"]
+        assert int((~s.visible).sum()) == meta["absent_frames"]
+        assert s.fps == pytest.approx(meta["fps"], abs=0.01)
+        img = s.frames.read(0)
+        assert img.dtype == np.uint8 and img.shape == (meta["size"][1], meta["size"][0], 3)
+    assert ds.report.skipped == {}
+    folder = {s.name: s for s in load_sequence_folder(sot_folder)}
+    for s in ds[:2]:
+        f = folder[s.name]
+        np.testing.assert_array_equal(f.boxes, s.boxes)
+        assert np.array_equal(f.visible, s.visible)
+        assert np.array_equal(f.frames.read(len(s) - 1), s.frames.read(len(s) - 1))
+
+
+def test_video_exclude_holds_clips_out(train_videos):
+    names = ["OTB_Bird2", "UAV123_10fps_wakeboard7", "DTB70_MountainBike6"]
+    ds = load_video_files(train_videos, names=names, exclude=names[:1])
+    assert [s.name for s in ds] == names[1:]
+    everything = sorted(json.loads((train_videos / "sequences.json").read_text()))
+    assert len(everything) == 71
+    with pytest.raises(DatasetFormatError, match="exclude lists clips that are not in .*no_such_clip"):
+        load_video_files(train_videos, names=names, exclude=["no_such_clip"])
+    with pytest.raises(DatasetFormatError, match="names lists clips that are not in .*wakeboard7"):
+        load_video_files(train_videos, names=["wakeboard7"])  # the pre-train_videos name
+    with pytest.raises(DatasetFormatError, match="no clip left"):
+        load_video_files(train_videos, names=names, exclude=names)
 
 
 def test_stills_loader_on_real_data(stills_dir):

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from _train_tiny import train_clips
 from training.data.config import CropSizes, ProcessingConfig
 from training.data.datasets import load_sequence_folder, load_stills
 from training.data.pairs import BinStats, EpochSampler, PairDataset, SampleKey
@@ -18,8 +19,8 @@ SMALL = CropSizes(template_size=64, search_size=128)
 
 
 @pytest.fixture(scope="module")
-def real_sets(sot_train, stills_dir):
-    return load_sequence_folder(sot_train), load_stills(stills_dir, sources=["raccoon"])
+def real_sets(train_videos, stills_dir):
+    return train_clips(train_videos), load_stills(stills_dir, sources=["raccoon"])
 
 
 @pytest.fixture

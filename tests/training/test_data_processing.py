@@ -166,11 +166,12 @@ def test_sizes_agree_with_the_network_config():
 
 
 @pytest.mark.realdata
-def test_low_resolution_keeps_the_view_and_removes_detail(sot_train):
-    from training.data.augment import low_resolution
-    from training.data.datasets import load_sequence_folder
+def test_low_resolution_keeps_the_view_and_removes_detail(train_videos):
+    from _train_tiny import train_clips
 
-    seq = load_sequence_folder(sot_train)[0]
+    from training.data.augment import low_resolution
+
+    seq = train_clips(train_videos, names=["OTB_Bird2"])[0]
     img = seq.frames.read(0)  # a whole real frame
     out = low_resolution(img, 3.0)
     assert out.shape == img.shape and out.dtype == np.uint8
@@ -185,12 +186,13 @@ def test_low_resolution_keeps_the_view_and_removes_detail(sot_train):
 
 
 @pytest.mark.realdata
-def test_low_resolution_in_pairs_is_joint_and_reproducible(sot_train):
-    from training.data.datasets import load_sequence_folder
+def test_low_resolution_in_pairs_is_joint_and_reproducible(train_videos):
+    from _train_tiny import train_clips
+
     from training.data.pairs import PairDataset
     from training.data.sampler import IntervalSampler
 
-    sets = [load_sequence_folder(sot_train)]
+    sets = [train_clips(train_videos)]
     fixed = dict(brightness=0.0, grayscale_prob=0.0, joint_flip_prob=0.0, crop_flip_prob=0.0)
     cfg = ProcessingConfig(lowres_prob=1.0, lowres_factor=(3.0, 3.0), **fixed)
     make = lambda c: PairDataset(IntervalSampler(sets), PairProcessor(CropSizes(64, 128), c), 16, seed=4)

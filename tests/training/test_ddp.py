@@ -22,12 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "_ddp_worker.py"
 
 
-def test_two_process_gloo_training_stays_in_sync(tmp_path, sot_train, stills_dir):
+def test_two_process_gloo_training_stays_in_sync(tmp_path, train_videos, stills_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(WORKER), str(tmp_path), str(sot_train), str(stills_dir)]
+           str(WORKER), str(tmp_path), str(train_videos), str(stills_dir)]
     r = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     s0 = json.loads((tmp_path / "stats_0.json").read_text())

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from _train_tiny import train_clips
 from sstrack_edge.geometry import box_to_crop, crop_side, crop_square
 from training.data.config import CropSizes, ProcessingConfig
-from training.data.datasets import load_sequence_folder, load_stills
+from training.data.datasets import load_stills
 from training.data.distractors import ellipse_mask, object_patch, paste_distractor
 from training.data.negatives import NegativeSource
 from training.data.pairs import PairDataset
@@ -24,8 +25,8 @@ SMALL = CropSizes(template_size=64, search_size=128)
 
 
 @pytest.fixture(scope="module")
-def real_sets(sot_train, stills_dir):
-    return [load_sequence_folder(sot_train), load_stills(stills_dir, sources=["aerial_cars"])]
+def real_sets(train_videos, stills_dir):
+    return [train_clips(train_videos), load_stills(stills_dir, sources=["aerial_cars"])]
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +153,11 @@ def test_pair_dataset_pastes_into_positive_pairs_deterministically(real_sets):
         assert torch.equal(plain[i]["search"], zero[i]["search"])
 
 
-def test_distractor_prob_configuration(sot_train):
+def test_distractor_prob_configuration(train_videos):
     cfg = Path(__file__).resolve().parents[2] / "training" / "configs" / "default_cpu.yaml"
     loaded = load_config(cfg, parse_override("data.distractor_prob=1.0"), resolve_paths=False)
     assert loaded.data.distractor_prob == 1.0
     with pytest.raises(ConfigError, match="distractor_prob"):
         load_config(cfg, parse_override("data.distractor_prob=1.5"), resolve_paths=False)
     with pytest.raises(ValueError, match="NegativeSource"):
-        PairDataset(IntervalSampler([load_sequence_folder(sot_train)]), PairProcessor(SMALL), 8, distractor_prob=0.2)
+        PairDataset(IntervalSampler([train_clips(train_videos)]), PairProcessor(SMALL), 8, distractor_prob=0.2)

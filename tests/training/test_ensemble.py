@@ -102,17 +102,18 @@ def test_export_refuses_members_of_different_architectures(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_evaluate_runs_the_ensemble_on_a_real_sequence(tmp_path, sot_train, capsys):
+def test_evaluate_runs_the_ensemble_on_a_real_sequence(tmp_path, train_videos, capsys):
     ca, cb = _save(_member(1), tmp_path / "s1.pt"), _save(_member(2), tmp_path / "s2.pt", epoch=5)
     res_file = tmp_path / "res.json"
-    assert evaluate_main([str(ca), str(cb), "--data", str(sot_train), "--sequences", "wakeboard7",
-                          "--threads", "1", "--json", str(res_file)]) == 0
+    assert evaluate_main([str(ca), str(cb), "--data", str(train_videos), "--sequences",
+                          "UAV123_10fps_wakeboard7", "--threads", "1", "--json", str(res_file)]) == 0
     res = json.loads(res_file.read_text())
     assert res["checkpoint"] == [str(ca), str(cb)] and res["epoch"] == [4, 5]
     assert res["sequences"] == 1 and res["frames"] == 67 and 0.0 <= res["auc"] <= 100.0
     assert "mean over 1 sequences" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # --record appends to one run's eval.jsonl
-        evaluate_main([str(ca), str(cb), "--data", str(sot_train), "--sequences", "wakeboard7", "--record"])
+        evaluate_main([str(ca), str(cb), "--data", str(train_videos), "--sequences", "UAV123_10fps_wakeboard7",
+                       "--record"])
     assert "give one checkpoint" in capsys.readouterr().err
 
 

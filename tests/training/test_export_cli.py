@@ -96,22 +96,25 @@ def test_bad_arguments_are_named(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_dynamic_int8_from_the_cli_is_compared(sot_train, tmp_path, capsys):
+def test_dynamic_int8_from_the_cli_is_compared(train_videos, tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["--random", "--arch", *ARCH, "--out", str(out), "--name", "q", "--no-openvino",
-                 "--quantize", "int8-dynamic", "--calib-root", str(sot_train), "--compare-pairs", "3"]) == 0
+                 "--quantize", "int8-dynamic", "--calib-root", str(train_videos), "--compare-pairs", "3"]) == 0
     v = ModelCard.load(out).variant("int8-dynamic")
     assert v.metrics["pairs"] == 3 and "score_corr" in v.metrics and isinstance(v.kept, bool)
     assert "int8-dynamic" in capsys.readouterr().out
 
 
 @pytest.mark.realdata
-def test_exclusions_reach_the_quantizer(sot_train, tmp_path, capsys):
+def test_exclusions_reach_the_quantizer(train_videos, tmp_path, capsys):
     base = ["--random", "--arch", *ARCH, "--no-openvino", "--name", "x", "--quantize", "int8-static",
-            "--calib-root", str(sot_train), "--calib-pairs", "2", "--compare-pairs", "0"]
+            "--calib-root", str(train_videos), "--calib-sequences", "OTB_Bird2,UAV123_10fps_car10",
+            "--calib-pairs", "2", "--compare-pairs", "0"]
     assert main([*base, "--out", str(tmp_path / "a"), "--exclude", "int8-static=attention,head"]) == 0
     v = ModelCard.load(tmp_path / "a").variant("int8-static")
     assert v.quantization["exclude"] == ["attention", "head"]
+    calib = v.quantization["calibration"]
+    assert calib["source"] == str(train_videos) and calib["sequences"] == ["OTB_Bird2", "UAV123_10fps_car10"]
     assert len(v.quantization["excluded_nodes"]) == 2 + 15  # q k^T + attn v of 1 block, 15 head convs
     assert v.kept is False and "not compared" in v.metrics["note"]
     assert main([*base, "--out", str(tmp_path / "b"), "--exclude", "int8-static=patch_embd"]) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _train_tiny import TRAIN_CLIPS
 
 from training.export.calibration import CalibrationSet
 from training.export.package import export_model
@@ -43,10 +44,10 @@ def _parity(model, out_dir, pairs) -> dict[str, float]:
 
 
 @pytest.mark.realdata
-def test_small_network_parity_on_real_crops(sot_train, tmp_path):
+def test_small_network_parity_on_real_crops(train_videos, tmp_path):
     torch.manual_seed(0)
     cfg = ModelConfig(depth=2, embed_dim=64, num_heads=2, head_channels=32)
-    pairs = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=3)
+    pairs = CalibrationSet.from_config(train_videos, cfg, num_pairs=4, seed=3, sequences=TRAIN_CLIPS)
     # real crops: natural images, with zero padding where a jittered crop leaves the frame
     assert all(p.search.max() > 100 for p in pairs)
     worst = _parity(build_model(cfg).eval(), tmp_path, pairs)
@@ -54,20 +55,20 @@ def test_small_network_parity_on_real_crops(sot_train, tmp_path):
 
 
 @pytest.mark.realdata
-def test_candidate_elimination_network_parity(sot_train, tmp_path):
+def test_candidate_elimination_network_parity(train_videos, tmp_path):
     torch.manual_seed(1)
     cfg = ModelConfig(depth=4, embed_dim=64, num_heads=2, head_channels=32, ce_loc=(1, 2))
-    pairs = CalibrationSet.from_config(sot_train, cfg, num_pairs=3, seed=4)
+    pairs = CalibrationSet.from_config(train_videos, cfg, num_pairs=3, seed=4, sequences=TRAIN_CLIPS)
     worst = _parity(build_model(cfg).eval(), tmp_path, pairs)
     assert worst["ort"] < TOL and worst["openvino"] < TOL, worst
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_full_size_vit_tiny_parity(sot_train, tmp_path):
+def test_full_size_vit_tiny_parity(train_videos, tmp_path):
     torch.manual_seed(0)
     cfg = ModelConfig()  # depth 12, width 192, 3 heads, 128/256
     assert 2.8e9 < count_macs(cfg) < 3.0e9
-    pairs = CalibrationSet.from_config(sot_train, cfg, num_pairs=2, seed=5)
+    pairs = CalibrationSet.from_config(train_videos, cfg, num_pairs=2, seed=5, sequences=TRAIN_CLIPS)
     worst = _parity(build_model(cfg).eval(), tmp_path, pairs)
     assert worst["ort"] < TOL and worst["openvino"] < TOL, worst

@@ -292,17 +292,17 @@ def test_dilated_stem_options_and_errors():
 # ----------------------------------------------------------------------------- export
 @pytest.mark.realdata
 @pytest.mark.parametrize("options", [{}, {"layers": 18, "dilate": True}], ids=["layers14", "layers18-dilated"])
-def test_export_parity_on_real_crops_and_dynamic_int8(real_weights, sot_train, tmp_path, options):
+def test_export_parity_on_real_crops_and_dynamic_int8(real_weights, train_videos, tmp_path, options):
     from _stem_export import export_and_check_parity
 
     torch.manual_seed(0)
     cfg = stem_config(real_weights, **options)  # ImageNet weights: realistic activation ranges
-    export_and_check_parity(build_model(cfg).eval(), cfg, sot_train, tmp_path, "mbv2-test")
+    export_and_check_parity(build_model(cfg).eval(), cfg, train_videos, tmp_path, "mbv2-test")
 
 
 # ----------------------------------------------------------------------- default config
 @pytest.mark.realdata
-def test_default_cpu_config_builds_with_pretrained_stem_and_lr_groups(real_weights, sot_train):
+def test_default_cpu_config_builds_with_pretrained_stem_and_lr_groups(real_weights, train_videos):
     from training.train_config import load_config
     from training.trainer import param_groups
 
@@ -325,7 +325,7 @@ def test_default_cpu_config_builds_with_pretrained_stem_and_lr_groups(real_weigh
 
 # ----------------------------------------------------------------------------- trainer
 @pytest.mark.realdata
-def test_one_training_epoch_keeps_the_files_bn_statistics(fake_weights, sot_train, stills_dir, tmp_path):
+def test_one_training_epoch_keeps_the_files_bn_statistics(fake_weights, train_videos, stills_dir, tmp_path):
     """Through the real trainer (which calls ``model.train()`` every epoch): the stem's BN running
     statistics are still the file's after an epoch, while its conv weights moved (lr x 0.1 group)."""
     from _train_tiny import tiny_config
@@ -334,7 +334,7 @@ def test_one_training_epoch_keeps_the_files_bn_statistics(fake_weights, sot_trai
     path, sd = fake_weights
     model = {"template_size": 32, "search_size": 64, "embed_dim": 32, "depth": 1, "num_heads": 2,
              "head_channels": 16, "stem": "mobilenet_v2", "stem_options": {"weights": str(path)}}
-    cfg = tiny_config(sot_train, stills_dir, epochs=1, model=model, data={"samples_per_epoch": 16},
+    cfg = tiny_config(train_videos, stills_dir, epochs=1, model=model, data={"samples_per_epoch": 16},
                       optim={"batch_size": 8, "backbone_keys": ["patch_embed.features"], "backbone_lr_scale": 0.1})
     trainer = Trainer(cfg, tmp_path)
     (rec,) = trainer.fit()

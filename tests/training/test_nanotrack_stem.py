@@ -45,12 +45,15 @@ def backbone_file(nanotrack_dir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def real_crop(sot_train) -> np.ndarray:
+def real_crop(train_videos) -> np.ndarray:
     """A 255 x 255 RGB crop around the target of a real frame, as OpenCV's TrackerNano makes it."""
     import cv2
 
-    x, y, w, h = np.loadtxt(sot_train / "Bird2" / "groundtruth.txt", delimiter=",", max_rows=1)
-    img = cv2.imread(str(sot_train / "Bird2" / "img" / "000001.jpg"))
+    from sstrack_edge.evaluation.datasets import load_dataset
+
+    seq = load_dataset(train_videos, "videos", ["OTB_Bird2"])[0]  # first frame from the frame cache
+    x, y, w, h = seq.init_box
+    img = seq.read_frame(0)
     side = 2 * np.sqrt((w + (w + h) / 2) * (h + (w + h) / 2))
     cx, cy = x + w / 2, y + h / 2
     m = np.array([[255 / side, 0, 127.5 - cx * 255 / side], [0, 255 / side, 127.5 - cy * 255 / side]])
@@ -133,7 +136,7 @@ def test_frozen_layers(backbone_file):
 
 
 @pytest.mark.realdata
-def test_export_parity_on_real_crops_and_dynamic_int8(backbone_file, sot_train, tmp_path):
+def test_export_parity_on_real_crops_and_dynamic_int8(backbone_file, train_videos, tmp_path):
     import onnx
     from _stem_export import export_and_check_parity
 
@@ -141,14 +144,14 @@ def test_export_parity_on_real_crops_and_dynamic_int8(backbone_file, sot_train, 
 
     torch.manual_seed(0)
     cfg = nano_config(backbone_file, template=96, search=192)
-    card, onnx_path = export_and_check_parity(build_model(cfg).eval(), cfg, sot_train, tmp_path, "nano-test")
+    card, onnx_path = export_and_check_parity(build_model(cfg).eval(), cfg, train_videos, tmp_path, "nano-test")
     assert card.normalization["mean"] == [0.0, 0.0, 0.0]
     first = select_nodes(onnx.load(str(onnx_path)), ["patch_embed"])
     assert len(first) == 2 and all("features_0_" in n for n in first)  # template + search path
 
 
 @pytest.mark.realdata
-def test_candidate_config_builds_with_lr_groups_and_checkpoints_rebuild(backbone_file, sot_train, tmp_path):
+def test_candidate_config_builds_with_lr_groups_and_checkpoints_rebuild(backbone_file, train_videos, tmp_path):
     from training.checkpoint import FORMAT, VERSION
     from training.models.checkpoints import load_tracker
     from training.train_config import load_config

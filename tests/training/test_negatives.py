@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from _train_tiny import tiny_config
+from _train_tiny import TRAIN_CLIPS, tiny_config, train_clips
 from training.data.config import CropSizes
-from training.data.datasets import load_sequence_folder, load_stills
+from training.data.datasets import load_stills
 from training.data.negatives import NegativeSource, same_scene_partners
 from training.data.pairs import PairDataset
 from training.data.processing import PairProcessor
@@ -25,8 +25,8 @@ SMALL = CropSizes(template_size=64, search_size=128)
 
 
 @pytest.fixture(scope="module")
-def real_sets(sot_train, stills_dir):
-    return [load_sequence_folder(sot_train), load_stills(stills_dir, sources=["aerial_cars"])]
+def real_sets(train_videos, stills_dir):
+    return [train_clips(train_videos), load_stills(stills_dir, sources=["aerial_cars"])]
 
 
 @pytest.mark.realdata
@@ -76,7 +76,7 @@ def test_pair_dataset_mixes_in_negatives_deterministically(real_sets):
 
 
 @pytest.mark.realdata
-def test_negative_configuration_errors(real_sets, sot_train, stills_dir):
+def test_negative_configuration_errors(real_sets, train_videos, stills_dir):
     sampler = IntervalSampler(real_sets, [3, 1])
     proc = PairProcessor(SMALL)
     with pytest.raises(ValueError, match="negative_prob must be a number in"):
@@ -90,9 +90,9 @@ def test_negative_configuration_errors(real_sets, sot_train, stills_dir):
     with pytest.raises(ValueError, match="at least two sequences"):
         NegativeSource([one])
     with pytest.raises(ConfigError, match="negative_prob"):
-        tiny_config(sot_train, stills_dir, data={"negative_prob": -0.1})
+        tiny_config(train_videos, stills_dir, data={"negative_prob": -0.1})
     with pytest.raises(ConfigError, match="same_scene_prob"):
-        tiny_config(sot_train, stills_dir, data={"same_scene_prob": 1})
+        tiny_config(train_videos, stills_dir, data={"same_scene_prob": 1})
     with pytest.raises(ValueError, match="needs a NegativeSource"):
         PairDataset(sampler, proc, 4, same_scene_prob=0.3)
 
@@ -187,15 +187,15 @@ def test_loss_of_a_negative_is_the_score_map_term_only():
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("kind", ["cross_clip", "same_scene"])
-def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, sot_train, stills_dir, kind):
+def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, train_videos, stills_dir, kind):
     torch.set_num_threads(1)
     data = {"samples_per_epoch": 64, "negative_prob": 0.25}
     if kind == "same_scene":  # half the templates are multi-car photos, 60 % of those become negatives
         data = {"samples_per_epoch": 64, "same_scene_prob": 0.6, "datasets": [
-            {"kind": "folder", "root": str(sot_train), "weight": 1},
+            {"kind": "video", "root": str(train_videos), "weight": 1, "options": {"names": TRAIN_CLIPS}},
             {"kind": "stills", "root": str(stills_dir), "weight": 1, "options": {"sources": ["aerial_cars"]}},
         ]}
-    cfg = tiny_config(sot_train, stills_dir, epochs=2, data=data)
+    cfg = tiny_config(train_videos, stills_dir, epochs=2, data=data)
     recs = Trainer(cfg, tmp_path / "run").fit()
     for r in recs:
         assert 5 < r["negative_samples"] < 35

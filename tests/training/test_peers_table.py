@@ -14,12 +14,13 @@ from training.export.peers_table import main
 
 
 @pytest.mark.realdata
-def test_records_the_run_with_machine_and_opencv_version(tiny_model_dir, sot_train, tmp_path, capsys):
+def test_records_the_run_with_machine_and_opencv_version(tiny_model_dir, train_videos, tmp_path, capsys):
     model = tmp_path / "m"
     shutil.copytree(tiny_model_dir, model)
     run = tmp_path / "run"
-    assert eval_main([str(sot_train), "--sequences", "wakeboard7", "--trackers", f"sstrack:{model},opencv:kcf",
-                      "--modes", "offline", "--threads", "1", "--out", str(run), "--no-plots", "--quiet"]) == 0
+    assert eval_main([str(train_videos), "--sequences", "UAV123_10fps_wakeboard7", "--trackers",
+                      f"sstrack:{model},opencv:kcf", "--modes", "offline", "--threads", "1", "--out", str(run),
+                      "--no-plots", "--quiet"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     capsys.readouterr()
 

@@ -31,9 +31,9 @@ class ConstantSizeHead(torch.nn.Module):
 
 
 @pytest.mark.realdata
-def test_a_head_that_repeats_the_crop_prior_reads_as_the_scale(sot_train):
+def test_a_head_that_repeats_the_crop_prior_reads_as_the_scale(train_videos):
     cfg = ModelConfig.from_dict(dict(TINY_MODEL))
-    seq = load_dataset(sot_train, "sot", ["Bird2"])[0]  # a 63 px bird: ceil() of the crop side is < 1 %
+    seq = load_dataset(train_videos, "videos", ["OTB_Bird2"])[0]  # a 63 px bird: ceil() of the crop side is < 1 %
     prior = TorchTracker(ConstantSizeHead(cfg.feature_size, 1.0 / cfg.search_factor), cfg)
     ratios = probe_sequence(prior, seq, scales=(0.5, 1.0, 2.0), every=20)
     for s, r in ratios.items():
@@ -43,9 +43,9 @@ def test_a_head_that_repeats_the_crop_prior_reads_as_the_scale(sot_train):
 
 
 @pytest.mark.realdata
-def test_probe_rejects_bad_arguments(sot_train):
+def test_probe_rejects_bad_arguments(train_videos):
     cfg = ModelConfig.from_dict(dict(TINY_MODEL))
-    seq = load_dataset(sot_train, "sot", ["Bird2"])[0]
+    seq = load_dataset(train_videos, "videos", ["OTB_Bird2"])[0]
     tracker = TorchTracker(ConstantSizeHead(cfg.feature_size, 0.25), cfg)
     with pytest.raises(ValueError, match="every"):
         probe_sequence(tracker, seq, every=0)

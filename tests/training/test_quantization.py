@@ -7,7 +7,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from _train_tiny import TRAIN_CLIPS
 
+from sstrack_edge.evaluation.video_frames import FRAME_PATTERN, clip_cache_dir
 from sstrack_edge.geometry import crop_side, crop_square
 from sstrack_edge.model_card import ModelCard, sha256_file
 from training.export.calibration import CalibrationSet
@@ -21,11 +23,11 @@ TINY = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)
 
 
 # ------------------------------------------------------------------------------ calibration
-def test_calibration_pairs_are_runtime_crops(sot_train):
+def test_calibration_pairs_are_runtime_crops(train_videos):
     cfg = ModelConfig()
-    cs = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=0)
+    cs = CalibrationSet.from_config(train_videos, cfg, num_pairs=6, seed=0, sequences=TRAIN_CLIPS)
     assert len(cs) == 6
-    assert len(cs.describe()["sequences"]) == 6  # round-robin over sequences
+    assert cs.describe()["sequences"] == sorted(TRAIN_CLIPS[:6])  # round-robin over the named clips, in order
     for p in cs:
         assert p.template.shape == (1, 3, 128, 128) and p.search.shape == (1, 3, 256, 256)
         assert p.template.dtype == np.float32 and p.search.dtype == np.float32
@@ -38,27 +40,27 @@ def test_calibration_pairs_are_runtime_crops(sot_train):
     import cv2
 
     p = cs[0]
-    seq_dir = sot_train / p.sequence
-    gt = np.loadtxt(seq_dir / "groundtruth.txt", delimiter=",")[p.template_frame]
-    img = cv2.imread(str(sorted((seq_dir / "img").glob("*.jpg"))[p.template_frame]))
+    gt = np.loadtxt(train_videos / f"{p.sequence}.txt", delimiter=",")[p.template_frame]
+    img = cv2.imread(str(clip_cache_dir(train_videos / f"{p.sequence}.mp4") / (FRAME_PATTERN % (p.template_frame + 1))))
     ref = crop_square(img, gt[0] + gt[2] / 2, gt[1] + gt[3] / 2, crop_side(gt, 2.0), 128)
     assert np.array_equal(p.template[0].transpose(1, 2, 0), ref.astype(np.float32))
 
 
-def test_calibration_is_seeded_and_jittered(sot_train):
+def test_calibration_is_seeded_and_jittered(train_videos):
     cfg = ModelConfig()
-    a = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=1)
-    b = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=1)
-    c = CalibrationSet.from_config(sot_train, cfg, num_pairs=4, seed=2)
+    a = CalibrationSet.from_config(train_videos, cfg, num_pairs=4, seed=1, sequences=TRAIN_CLIPS)
+    b = CalibrationSet.from_config(train_videos, cfg, num_pairs=4, seed=1, sequences=TRAIN_CLIPS)
+    c = CalibrationSet.from_config(train_videos, cfg, num_pairs=4, seed=2, sequences=TRAIN_CLIPS)
     assert all(np.array_equal(x.search, y.search) for x, y in zip(a, b))
     assert not all(np.array_equal(x.search, y.search) for x, y in zip(a, c))
     offsets = np.array([p.gt_in_search[:2] - 0.5 for p in a])
     assert np.abs(offsets).max() > 0.01  # search crops are not all perfectly centred: drift is present
 
 
-def test_calibration_template_from_first_visible_frame(sot_train, tmp_path):
-    """User footage where the target appears only in frame 3 (frames linked, not copied)."""
-    src = sot_train / "Bird2"
+def test_calibration_template_from_first_visible_frame(sot_folder, tmp_path):
+    """User footage (the ``<name>/img`` layout) where the target appears only in frame 3 (real
+    frames linked, not copied)."""
+    src = sot_folder / "OTB_Bird2"
     seq = tmp_path / "late" / "clip"
     (seq / "img").mkdir(parents=True)
     for i in range(1, 7):
@@ -71,6 +73,22 @@ def test_calibration_template_from_first_visible_frame(sot_train, tmp_path):
     assert len(cs) == 3 and all(p.template_frame == 2 and p.search_frame > 2 for p in cs)
 
 
+def test_calibration_reads_videos_and_folders_alike(train_videos, sot_folder):
+    """The layout is detected: the folder made of a clip's cached frames gives the clip's pairs."""
+    cfg = ModelConfig(**TINY)
+    names = ["UAV123_10fps_group2", "OTB_Bird2"]
+    videos = CalibrationSet.from_config(train_videos, cfg, num_pairs=5, seed=7, sequences=names)
+    folder = CalibrationSet.from_config(sot_folder, cfg, num_pairs=5, seed=7, sequences=names)
+    assert [p.sequence for p in videos] == ["UAV123_10fps_group2"] * 3 + ["OTB_Bird2"] * 2
+    for a, b in zip(videos, folder, strict=True):
+        assert (a.sequence, a.template_frame, a.search_frame) == (b.sequence, b.template_frame, b.search_frame)
+        assert np.array_equal(a.search, b.search) and np.array_equal(a.template, b.template)
+    everything = CalibrationSet.from_config(sot_folder, cfg, num_pairs=3, seed=7)  # sorted, one pair each
+    assert everything.describe()["sequences"] == ["DTB70_MountainBike6", "OTB_Bird2", "UAV123_10fps_group2"]
+    with pytest.raises(ValueError, match="calibration sequences not in .*: Bird2"):
+        CalibrationSet.from_config(train_videos, cfg, num_pairs=2, sequences=["Bird2"])
+
+
 def test_calibration_bad_root_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder of sequences"):
         CalibrationSet(tmp_path / "nope", template_size=128, template_factor=2, search_size=256, search_factor=4)
@@ -80,13 +98,13 @@ def test_calibration_bad_root_raises(tmp_path):
 
 # ---------------------------------------------------------------------------- quantization
 @pytest.fixture(scope="module")
-def int8_dir(sot_train, tmp_path_factory):
+def int8_dir(train_videos, tmp_path_factory):
     """A small random network with all three INT8 variants (6 calibration pairs, 6 held-out pairs)."""
     torch.manual_seed(0)
     cfg = ModelConfig(**TINY)
     model = build_model(cfg).eval()
-    calib = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=0)
-    held_out = CalibrationSet.from_config(sot_train, cfg, num_pairs=6, seed=1)
+    calib = CalibrationSet.from_config(train_videos, cfg, num_pairs=6, seed=0, sequences=TRAIN_CLIPS)
+    held_out = CalibrationSet.from_config(train_videos, cfg, num_pairs=6, seed=1, sequences=TRAIN_CLIPS)
     out = tmp_path_factory.mktemp("int8")
     export_model(model, out, name="tiny-int8-test", trained=False, openvino=True,
                  quantize=["int8-dynamic", "int8-static", "openvino-int8"], calibration=calib,
@@ -105,7 +123,8 @@ def test_int8_variants_in_the_card(int8_dir):
     assert card.variant("int8-static").platforms == ["x86_64", "aarch64"]
     assert card.variant("openvino-int8").platforms == ["x86_64"]  # ARM runs OpenVINO INT8 in float
     static = card.variant("int8-static").quantization
-    assert static["calibration"]["pairs"] == 6 and static["calibration"]["source"].endswith("train")
+    assert static["calibration"]["pairs"] == 6 and static["calibration"]["source"].endswith("train_videos")
+    assert static["calibration"]["sequences"] == sorted(TRAIN_CLIPS[:6])
     assert any("patch_embed" in n for n in static["excluded_nodes"])
     assert any("conv5_ctr" in n for n in static["excluded_nodes"])
 
@@ -116,7 +135,9 @@ def test_int8_agrees_with_fp32_on_real_crops(int8_dir, name):
     m = v.metrics
     assert m["pairs"] == 6 and m["threads"] == 1
     assert m["score_corr"] >= 0.98, m
-    assert m["argmax_agree"] >= 5 / 6, m
+    # at most one of the 6 pairs picks another cell (a count: the card rounds the fraction to 4 digits,
+    # and on train_videos int8-static agrees on exactly 5 of 6, 0.8333 < 5 / 6)
+    assert round(m["argmax_agree"] * m["pairs"]) >= 5, m
     assert m["box_iou"] >= 0.9, m
     assert m["latency_ms"] > 0 and m["fp32_latency_ms"] > 0
     # kept is exactly the documented rule
@@ -165,7 +186,7 @@ def test_exclusion_items_must_match(tmp_path):
     assert len(select_nodes(m, ["patch_embed"])) == 2  # shared weights, applied to template and search
 
 
-def test_nncf_smoothquant_crash_falls_back(sot_train, tmp_path, monkeypatch):
+def test_nncf_smoothquant_crash_falls_back(train_videos, tmp_path, monkeypatch):
     """nncf#4172: SmoothQuant raises AttributeError on weight-shared graphs; the export retries without it."""
     import nncf
 
@@ -184,7 +205,7 @@ def test_nncf_smoothquant_crash_falls_back(sot_train, tmp_path, monkeypatch):
     torch.manual_seed(0)
     cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)
     export_onnx(build_model(cfg).eval(), tmp_path / "m.onnx")
-    calib = CalibrationSet.from_config(sot_train, cfg, num_pairs=2)
+    calib = CalibrationSet.from_config(train_videos, cfg, num_pairs=2, sequences=TRAIN_CLIPS)
     (v,) = quantize_variants(tmp_path, "m.onnx", ["openvino-int8"], calib)
     assert len(calls) == 2 and calls[1].smooth_quant_alphas.matmul == -1
     assert v.quantization["smooth_quant"] is False

@@ -19,9 +19,9 @@ def _params(trainer):
 
 
 @pytest.mark.parametrize("sampler", ["interval", "random"])
-def test_resume_is_bitwise_identical(tmp_path, sot_train, stills_dir, sampler):
+def test_resume_is_bitwise_identical(tmp_path, train_videos, stills_dir, sampler):
     torch.set_num_threads(1)
-    cfg = tiny_config(sot_train, stills_dir, schedule={"sampler": sampler})
+    cfg = tiny_config(train_videos, stills_dir, schedule={"sampler": sampler})
     full = Trainer(cfg, tmp_path / "full")
     recs_full = full.fit()
 
@@ -43,8 +43,8 @@ def test_resume_is_bitwise_identical(tmp_path, sot_train, stills_dir, sampler):
     assert [r["epoch"] for r in lines] == [1, 2, 3]
 
 
-def test_checkpoint_contents_and_atomic_files(tmp_path, sot_train, stills_dir):
-    cfg = tiny_config(sot_train, stills_dir, epochs=2)
+def test_checkpoint_contents_and_atomic_files(tmp_path, train_videos, stills_dir):
+    cfg = tiny_config(train_videos, stills_dir, epochs=2)
     t = Trainer(cfg, tmp_path / "run")
     t.fit()
     ck = load_checkpoint(tmp_path / "run" / "last.pt")
@@ -63,8 +63,8 @@ def test_checkpoint_contents_and_atomic_files(tmp_path, sot_train, stills_dir):
         assert torch.equal(model.state_dict()[k], v), k
 
 
-def test_resume_errors(tmp_path, sot_train, stills_dir):
-    cfg = tiny_config(sot_train, stills_dir, epochs=1)
+def test_resume_errors(tmp_path, train_videos, stills_dir):
+    cfg = tiny_config(train_videos, stills_dir, epochs=1)
     t = Trainer(cfg, tmp_path / "run")
     with pytest.raises(CheckpointError, match="not found"):
         t.resume(tmp_path / "nope.pt")

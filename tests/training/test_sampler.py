@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _train_tiny import train_clips
 from training.data.bins import BinConfig
-from training.data.datasets import load_sequence_folder, load_stills
+from training.data.datasets import load_stills
 from training.data.frames import FileListFrames, NumberedFrames
 from training.data.sampler import IntervalSampler, RandomSampler, estimate_random_bin_probs, partner_counts
 from training.data.sequence import ImageBoxDataset, Sequence, VideoDataset
@@ -160,8 +161,8 @@ def test_random_sampler_dataset_weights():
     assert abs(frac - 0.25) < 0.02
 
 
-def test_q_random_estimate_on_real_training_set(sot_train, stills_dir):
-    sot, stills = load_sequence_folder(sot_train), load_stills(stills_dir)
+def test_q_random_estimate_on_real_training_set(train_videos, stills_dir):
+    sot, stills = train_clips(train_videos), load_stills(stills_dir)
     q = estimate_random_bin_probs([sot, stills], weights=[3, 1], n=20000, seed=0)
     assert q.shape == (8,) and q.sum() == pytest.approx(1.0)
     assert abs(q[0] - 0.25) < 0.015  # still images: their dataset weight

@@ -19,10 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory, sot_train, stills_dir):
+def short_run(tmp_path_factory, train_videos, stills_dir):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("short_run")
-    cfg = tiny_config(sot_train, stills_dir, epochs=3, log={"tensorboard": True, "progress": False},
+    cfg = tiny_config(train_videos, stills_dir, epochs=3, log={"tensorboard": True, "progress": False},
                       data={"samples_per_epoch": 128}, optim={"batch_size": 16})
     recs = Trainer(cfg, out).fit()
     return out, recs
@@ -178,7 +178,7 @@ def test_config_errors(tmp_path):
 
 
 @pytest.mark.realdata
-def test_cli_setup_errors_are_messages(tmp_path, sot_train, capsys):
+def test_cli_setup_errors_are_messages(tmp_path, train_videos, capsys):
     cfg = REPO / "training/configs/cpu_small.yaml"
     assert train_main([str(cfg), "--out", str(tmp_path / "a"), "--set", "model.depht=2"]) == 2
     assert "depht" in capsys.readouterr().err
