@@ -150,6 +150,10 @@ class Tracker:
         self._lost_threshold = float(value)
 
     @property
+    def lost_patience(self) -> int:
+        return self._patience
+
+    @property
     def card(self) -> ModelCard:
         return self.model.card
 

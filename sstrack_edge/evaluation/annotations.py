@@ -92,3 +92,11 @@ def write_rows_atomic(path: str | os.PathLike, rows: np.ndarray, delimiter: str 
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     np.savetxt(tmp, rows, delimiter=delimiter, fmt=fmt)
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

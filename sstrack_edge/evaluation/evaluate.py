@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
+
 import numpy as np
 from tqdm import tqdm
 
 from .metrics import SequenceScores, Summary, score_sequence, summarize
 from .result_files import ResultStore
 from .sequence import Sequence
-from .trackers import create_tracker, tracker_label
+from .trackers import create_tracker, run_identity, tracker_label
 from .tracking_runs import LatencyFn, TrackingRun, run_offline, run_streaming
 
 MODES = ("offline", "streaming")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,15 +75,17 @@ def evaluate(
         raise ValueError(f"tracker names must give distinct result folders, got {labels}")
 
     store = ResultStore(out_dir)
-    # build every tracker that has work left before running any, so a bad name fails fast
-    instances = {
-        name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir)
-        for name, label in zip(trackers, labels)
-        if any(store.load(m, label, s.name, len(s)) is None for m in modes for s in sequences)
-    }
+    # build every tracker before running any, so a bad name fails fast; results are keyed by what
+    # each one runs (card, files, settings), not by its folder name
+    instances = {name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir) for name in trackers}
+    for name, label in zip(trackers, labels):
+        identity = run_identity(instances[name])
+        for m in modes:
+            if store.claim(m, label, identity):
+                log.warning("%s/%s held results of another model or setting: recomputed", m, label)
     results = []
     for name, label in zip(trackers, labels):
-        tracker = instances.get(name)
+        tracker = instances[name]
         for mode in modes:
             runs, scores, computed = {}, {}, []
             bar = tqdm(sequences, desc=f"{label} {mode}", unit="seq", disable=not progress, leave=False)
@@ -115,11 +120,13 @@ def track_sequences(
     progress: bool = True,
 ) -> dict[str, TrackingRun]:
     """Offline runs without scoring (test sets with only the first box), resumable like :func:`evaluate`."""
-    store, label, instance, runs = ResultStore(out_dir), tracker_label(tracker), None, {}
+    store, label, runs = ResultStore(out_dir), tracker_label(tracker), {}
+    instance = create_tracker(tracker, threads=threads, nanotrack_dir=nanotrack_dir)
+    if store.claim("offline", label, run_identity(instance)):
+        log.warning("offline/%s held results of another model or setting: recomputed", label)
     for seq in tqdm(sequences, desc=f"{label} offline", unit="seq", disable=not progress, leave=False):
         run = store.load("offline", label, seq.name, len(seq))
         if run is None:
-            instance = instance or create_tracker(tracker, threads=threads, nanotrack_dir=nanotrack_dir)
             run = run_offline(instance, seq)
             store.save("offline", label, seq.name, run)
         runs[seq.name] = run

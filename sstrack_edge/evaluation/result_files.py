@@ -5,16 +5,24 @@ loader reads comma or tab) and ``<out>/<mode>/<tracker>/times/<seq>_time.txt``: 
 (got10k; 0 marks a frame the streaming tracker missed). The time file is written first and the box
 file last, each through a temporary file + rename, so an existing box file means the sequence is
 complete: an interrupted run resumes without recomputing it.
+
+``<out>/<mode>/<tracker>/run.json`` records what the results were computed with
+(:func:`sstrack_edge.evaluation.trackers.run_identity`: card and file hashes, backend, precision,
+settings). Results are reused only under the same identity; a folder computed with anything else
+(another model that has the same folder name, other settings, another OpenCV) is emptied and
+recomputed, never reported under the new name.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .annotations import AnnotationError, read_boxes, write_boxes, write_rows_atomic
+from .annotations import AnnotationError, read_boxes, write_boxes, write_rows_atomic, write_text_atomic
 from .tracking_runs import TrackingRun
 
 
@@ -30,6 +38,25 @@ class ResultStore:
 
     def time_path(self, mode: str, label: str, seq: str) -> Path:
         return self.tracker_dir(mode, label) / "times" / f"{seq}_time.txt"
+
+    def claim(self, mode: str, label: str, identity: dict) -> bool:
+        """Make ``<mode>/<label>`` hold only results of ``identity``; True when earlier results
+        there were dropped because they were computed with something else."""
+        d = self.tracker_dir(mode, label)
+        marker = d / "run.json"
+        want = json.loads(json.dumps(identity, sort_keys=True, default=str))
+        if marker.is_file():
+            try:
+                if json.loads(marker.read_text()) == want:
+                    return False
+            except (OSError, ValueError):
+                pass
+        stale = d.is_dir() and any(d.iterdir())
+        if stale:
+            shutil.rmtree(d)
+        d.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(marker, json.dumps(want, indent=2, sort_keys=True) + "\n")
+        return stale
 
     def save(self, mode: str, label: str, seq: str, run: TrackingRun) -> None:
         write_rows_atomic(self.time_path(mode, label, seq), run.times.reshape(-1, 1), fmt="%.6f")

@@ -69,8 +69,9 @@ class OpenCVTracker:
     builds a fresh instance every time.
     """
 
-    def __init__(self, kind: str, factory: Callable[[], Any]):
+    def __init__(self, kind: str, factory: Callable[[], Any], files: tuple[Path, ...] = ()):
         self.kind = kind
+        self.files = files  # network files, part of what a result was computed with
         self._factory = factory
         self._tracker = None
         self._box = None
@@ -132,7 +133,7 @@ def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = Non
             return create(params)
 
         factory()  # fail now (bad ONNX) rather than on the first sequence
-        return OpenCVTracker(kind, factory)
+        return OpenCVTracker(kind, factory, files=(backbone, head))
     if kind == "vit":
         d = Path(vittrack_dir) if vittrack_dir is not None else default_vittrack_dir()
         net = d / VITTRACK_FILE
@@ -147,7 +148,7 @@ def make_opencv_tracker(kind: str, nanotrack_dir: str | os.PathLike | None = Non
             return create_vit(params)
 
         vit_factory()
-        return OpenCVTracker(kind, vit_factory)
+        return OpenCVTracker(kind, vit_factory, files=(net,))
     raise TrackerSpecError(f"unknown OpenCV tracker {kind!r}; known: {', '.join('opencv:' + k for k in OPENCV_TRACKERS)}")
 
 
@@ -211,6 +212,31 @@ def make_sstrack_tracker(spec: SSTrackSpec, threads: int | None = None):
                 "evaluate an exported model with 'sstrack:<model_dir>[:backend[:precision]]'"
             ) from e
         raise TrackerSpecError(f"cannot load sstrack model {spec.model!r}: {type(e).__name__}: {e}") from e
+
+
+def run_identity(tracker) -> dict[str, Any]:
+    """What a result file was computed with, to key cached results by (not by a folder name): for
+    an SSTrack tracker the card (sha256 of its JSON), the variant's files, backend, precision and
+    every tracker setting; for an OpenCV tracker its kind, OpenCV version and network files."""
+    import hashlib
+    import json
+
+    from sstrack_edge.model_card import sha256_file
+
+    if isinstance(tracker, OpenCVTracker):
+        ident: dict[str, Any] = {"tracker": f"opencv:{tracker.kind}", "opencv": cv2.__version__}
+        files = getattr(tracker, "files", ())
+        ident["files_sha256"] = {Path(f).name: sha256_file(f) for f in files}
+        return ident
+    card = tracker.card
+    card_json = json.dumps(card.to_dict(), sort_keys=True, default=str).encode()
+    v = tracker.model.variant
+    return {
+        "tracker": "sstrack", "card_sha256": hashlib.sha256(card_json).hexdigest(), "model": card.name,
+        "variant": v.name, "backend": v.backend, "precision": tracker.model.precision,
+        "files_sha256": dict(v.sha256),
+        "settings": {**card.inference, "lost_threshold": tracker.lost_threshold, "lost_patience": tracker.lost_patience},
+    }
 
 
 def create_tracker(name: str, threads: int | None = None, nanotrack_dir: str | os.PathLike | None = None,
