@@ -4,7 +4,7 @@ Depth 12, width 192, 3 heads, 128/256 inputs, head channels 256 (the OSTrack-256
 ~2.85 GMACs with the conv head, ~2.2 G in the ViT). The weights are random: the card says
 ``trained: false`` and the runtime warns when it is loaded; never use it to track. Needs torch and
 ``training`` (it runs ``sstrack-export --random``); ``--int8`` also writes the INT8 variants
-(ORT dynamic / static QDQ, OpenVINO NNCF), calibrated on ../shared/data/sot/train crops.
+(ORT dynamic / static QDQ, OpenVINO NNCF), calibrated on ../shared/data/sot/train_videos crops.
 
     python benchmarks/export_random_vit_tiny.py --out ~/.cache/sstrack_edge/vit-tiny-random [--int8]
 """
