@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from training.train_config import ConfigError, load_config, merge, parse_override
+from training.extras import require_train_extra
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    missing = require_train_extra("sstrack-train")
+    if missing is not None:
+        return missing
+    from training.train_config import ConfigError, load_config, merge, parse_override
+
     if argv and argv[0] == "plot":
         from training.plot import main as plot_main
 

@@ -7,6 +7,7 @@ runs it standalone.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -117,10 +118,13 @@ def run_eval(args: argparse.Namespace) -> int:
                    "absent": args.absent, "success_thresholds": 21, "precision_px": 20, "stream_fps": args.fps,
                    "threads": args.threads, "starts": args.starts}
     write_summary(args.out / "summary.json", results, conventions)
-    if not args.no_plots:
-        save_plots(results, args.out / "plots")
     print(results_table(results))
     print(f"results: {args.out}")
+    if not args.no_plots:
+        if importlib.util.find_spec("matplotlib") is None:
+            print("plots skipped: matplotlib is not installed (pip install 'sstrack-edge[eval]')", file=sys.stderr)
+        else:
+            save_plots(results, args.out / "plots")
     return 0
 
 

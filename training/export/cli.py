@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..extras import require_train_extra
+
+    missing = require_train_extra("sstrack-export")
+    if missing is not None:
+        return missing
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
