@@ -37,3 +37,23 @@ def test_runtime_never_imports_training():
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "sstrack_edge").rglob("*.py")
                  if re.search(r"^\s*(from|import)\s+training\b", p.read_text(), re.M)]
     assert not offenders, offenders
+
+
+def test_wheel_builds_with_the_oldest_declared_setuptools(tmp_path):
+    """The build-system floor is real: a venv holding the lowest setuptools series the pyproject
+    admits builds the wheel and its metadata (PyPI is reachable by pip here and in CI)."""
+    import re
+    import tomllib
+    import venv
+
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    (floor,) = [re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", r).group(1) for r in requires if r.startswith("setuptools")]
+    venv.create(tmp_path / "venv", with_pip=True)
+    py = tmp_path / "venv" / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", f"setuptools=={floor}.*", "wheel"], check=True, timeout=600)
+    r = subprocess.run([py, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("sstrack_edge-*.whl")
+    meta = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("METADATA"))
+    assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(meta).decode()
