@@ -53,6 +53,7 @@ class TrainData:
     available: np.ndarray  # bins the interval sampler can fill
     interval: bool  # True: IntervalSampler (q settable), False: RandomSampler
     q_random_seconds: float
+    load_skipped: dict[str, dict[str, int]]  # dataset -> reason -> count (bad rows, frames without a box, ...)
 
 
 def load_datasets(cfg: TrainConfig):
@@ -63,9 +64,15 @@ def load_datasets(cfg: TrainConfig):
             ds = loader(entry.root, **entry.options)
         except TypeError as e:
             raise ConfigError(f"data.datasets[{i}] ({entry.kind}): bad options {entry.options}: {e}") from e
+        ds.report.log()  # one line per dataset, one warning per skip reason with its first example
         datasets.append(ds)
         weights.append(float(entry.weight))
     return datasets, weights
+
+
+def load_skipped(datasets) -> dict[str, dict[str, int]]:
+    """What the loaders left out, by dataset and reason (also in every ``log.jsonl`` record)."""
+    return {ds.report.dataset: dict(ds.report.skipped) for ds in datasets if ds.report.skipped}
 
 
 def build_train_data(cfg: TrainConfig, model_config, rank: int = 0, world_size: int = 1) -> TrainData:
@@ -101,4 +108,4 @@ def build_train_data(cfg: TrainConfig, model_config, rank: int = 0, world_size: 
         distractor_prob=cfg.data.distractor_prob,
     )
     epoch_sampler = EpochSampler(dataset, rank=rank, world_size=world_size)
-    return TrainData(dataset, epoch_sampler, bins, q_r, available, interval, q_seconds)
+    return TrainData(dataset, epoch_sampler, bins, q_r, available, interval, q_seconds, load_skipped(datasets))

@@ -398,6 +398,7 @@ class Trainer:
             "bin_success": stats.bin_success,
             "redraws": [int(v) for v in tot[6:6 + len(redraws)]],
             "skipped_frames": int(tot[-1]),
+            "load_skipped": self.data.load_skipped,
             "q_random": self.schedule.q_random.tolist(),
             "q_min": self.cfg.schedule.q_min,
             "gamma_max": self.cfg.schedule.gamma_max,
