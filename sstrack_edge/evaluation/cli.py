@@ -56,7 +56,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="on-disk layout of ROOT (default: auto = videos when ROOT holds video files, else sot)")
     p.add_argument("--trackers", type=_csv, required=True,
                    help="comma-separated: sstrack, sstrack:<model_dir>[:backend[:precision]], "
-                        "opencv:csrt, opencv:kcf, opencv:mil, opencv:nano")
+                        "opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, opencv:vit")
     p.add_argument("--out", type=Path, required=True, help="results folder (re-running resumes)")
     p.add_argument("--modes", type=_csv, default=list(MODES), help="offline,streaming (default: both)")
     p.add_argument("--sequences", type=_csv, default=None, help="only these sequences (comma-separated)")
@@ -64,6 +64,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="streaming source frame rate (default: per sequence, from sequences.json / the format)")
     p.add_argument("--threads", type=int, default=None, help="inference threads per tracker")
     p.add_argument("--nanotrack-dir", type=Path, default=None, help="folder with the NanoTrack v2 ONNX files")
+    p.add_argument("--vittrack-dir", type=Path, default=None, help="folder with the VitTrack ONNX file (opencv:vit)")
     p.add_argument("--starts", type=_positive_int, default=1,
                    help="TRE: track each sequence from this many evenly spaced start frames, scoring the "
                         "segments equally (default: 1 = OPE; docs/evaluation.md)")
@@ -104,14 +105,15 @@ def run_eval(args: argparse.Namespace) -> int:
             raise ValueError("--submission writes one-pass results: it cannot be combined with --starts")
         for name in args.trackers:
             runs = track_sequences(sequences, name, args.out, threads=args.threads,
-                                   nanotrack_dir=args.nanotrack_dir, progress=not args.quiet)
+                                   nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir,
+                                   progress=not args.quiet)
             path = write_submission(args.submission, args.out / "submission" / tracker_label(name), runs)
             print(f"{name}: {args.submission} submission written to {path}")
         return 0
     results = evaluate(
         temporal_segments(sequences, args.starts), args.trackers, args.out, modes=tuple(args.modes),
         stream_fps=args.fps, threads=args.threads,
-        nanotrack_dir=args.nanotrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
+        nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
         progress=not args.quiet,
     )
     conventions = {"format": args.format, "root": str(args.root), "exclude_first_frame": not args.include_first_frame,

@@ -48,6 +48,7 @@ def evaluate(
     stream_fps: float | None = None,
     threads: int | None = None,
     nanotrack_dir: str | os.PathLike | None = None,
+    vittrack_dir: str | os.PathLike | None = None,
     exclude_first_frame: bool = True,
     absent: str = "exclude",
     latency_fn: LatencyFn | None = None,
@@ -77,7 +78,8 @@ def evaluate(
     store = ResultStore(out_dir)
     # build every tracker before running any, so a bad name fails fast; results are keyed by what
     # each one runs (card, files, settings), not by its folder name
-    instances = {name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir) for name in trackers}
+    instances = {name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir, vittrack_dir=vittrack_dir)
+                 for name in trackers}
     for name, label in zip(trackers, labels):
         identity = run_identity(instances[name])
         for m in modes:
@@ -117,11 +119,12 @@ def track_sequences(
     out_dir: str | os.PathLike,
     threads: int | None = None,
     nanotrack_dir: str | os.PathLike | None = None,
+    vittrack_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict[str, TrackingRun]:
     """Offline runs without scoring (test sets with only the first box), resumable like :func:`evaluate`."""
     store, label, runs = ResultStore(out_dir), tracker_label(tracker), {}
-    instance = create_tracker(tracker, threads=threads, nanotrack_dir=nanotrack_dir)
+    instance = create_tracker(tracker, threads=threads, nanotrack_dir=nanotrack_dir, vittrack_dir=vittrack_dir)
     if store.claim("offline", label, run_identity(instance)):
         log.warning("offline/%s held results of another model or setting: recomputed", label)
     for seq in tqdm(sequences, desc=f"{label} offline", unit="seq", disable=not progress, leave=False):

@@ -82,10 +82,9 @@ def test_fp32_reproduces_the_card_and_int8_is_within_one_auc_point(card, sot_eva
         assert auc[v.name] >= auc["fp32"] - MAX_AUC_DROP, (v.name, auc)
 
 
-def test_lost_patience_trade_off_on_the_occlusion_clip(tmp_path, capsys):
-    """The card's settings follow brief confidence dips (chosen on held-out real clips); on the
-    synthetic clip, where the target hides behind a bar and leaves the frame, freezing at once
-    (patience 0, threshold 0.3) re-acquires it. Both numbers are in docs/runtime.md."""
+def test_freezing_at_once_reacquires_on_the_occlusion_clip(tmp_path, capsys):
+    """On the demo clip, where the target hides behind a bar and leaves the frame, freezing the
+    search at once (patience 0, threshold 0.3) re-acquires it (docs/runtime.md)."""
     from sstrack_edge.cli import main
 
     def mean_iou(*extra):
@@ -93,7 +92,6 @@ def test_lost_patience_trade_off_on_the_occlusion_clip(tmp_path, capsys):
         return float(re.search(r"mean_iou_visible: ([0-9.]+)", capsys.readouterr().out).group(1))
 
     assert mean_iou("--lost-threshold", "0.3", "--lost-patience", "0") > 0.6
-    assert mean_iou() < 0.5  # the shipped card's settings lose the target behind the occluder
     with pytest.raises(SystemExit) as bad:  # the demo reports a bad option through argparse
         main(["demo", "--out", str(tmp_path), "--lost-patience", "-1"])
     assert bad.value.code == 2

@@ -20,15 +20,15 @@ def crossing_head(sot_eval) -> Sequence:
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("name", ["opencv:csrt", "opencv:kcf", "opencv:mil", "opencv:nano"])
-def test_opencv_peers_track_a_real_sequence(name, crossing_head, nanotrack_dir):
-    tracker = create_tracker(name, threads=1, nanotrack_dir=nanotrack_dir)
+@pytest.mark.parametrize("name", ["opencv:csrt", "opencv:kcf", "opencv:mil", "opencv:nano", "opencv:vit"])
+def test_opencv_peers_track_a_real_sequence(name, crossing_head, nanotrack_dir, vittrack_dir):
+    tracker = create_tracker(name, threads=1, nanotrack_dir=nanotrack_dir, vittrack_dir=vittrack_dir)
     run = run_offline(tracker, crossing_head)
     lost = np.isnan(run.boxes).all(axis=1)  # frames the tracker reported ok=False
     assert run.boxes.shape == (40, 4) and np.isfinite(run.boxes[~lost]).all()
     assert run.boxes[0].tolist() == crossing_head.init_box.tolist()
     scores = score_sequence(run.boxes, crossing_head.ground_truth)
-    if name in ("opencv:csrt", "opencv:nano"):  # the strong peers follow the walking pedestrian
+    if name in ("opencv:csrt", "opencv:nano", "opencv:vit"):  # the strong peers follow the walking pedestrian
         assert scores.auc > 0.5, scores.auc
     # re-initialising the same object starts over: the deterministic trackers repeat their run exactly
     run2 = run_offline(tracker, crossing_head)
@@ -45,9 +45,11 @@ def test_unknown_tracker_names_list_the_known_ones():
         create_tracker("")
 
 
-def test_nanotrack_without_its_onnx_files_is_a_clear_error(tmp_path):
+def test_peers_without_their_onnx_files_are_a_clear_error(tmp_path):
     with pytest.raises(TrackerSpecError, match="nanotrack_backbone_sim.onnx"):
         create_tracker("opencv:nano", nanotrack_dir=tmp_path)
+    with pytest.raises(TrackerSpecError, match="object_tracking_vittrack_2023sep.onnx.*--vittrack-dir"):
+        create_tracker("opencv:vit", vittrack_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -74,28 +76,29 @@ def test_labels_are_folder_safe_and_distinct():
     assert tracker_label("sstrack:m:int8-dynamic") == "sstrack_m_auto_int8-dynamic"
 
 
-def test_missing_model_directory_is_a_clear_error(sstrack_runtime, tmp_path):
+def test_missing_model_directory_is_a_clear_error(tmp_path):
     with pytest.raises(TrackerSpecError, match="model directory not found"):
         create_tracker(f"sstrack:{tmp_path / 'nope'}")
 
 
-def test_default_sstrack_model_loads_or_says_how_to_evaluate_an_exported_one():
-    """Until a trained default model ships, 'sstrack' must fail with a message, not a traceback."""
-    try:
-        tracker = create_tracker("sstrack")
-    except TrackerSpecError as e:
-        assert "sstrack" in str(e) and ("sstrack:<model_dir>" in str(e) or "runtime" in str(e))
-    else:
-        assert callable(tracker.init) and callable(tracker.update)
+@pytest.mark.realdata
+def test_default_sstrack_model_tracks_a_real_sequence(crossing_head):
+    tracker = create_tracker("sstrack", threads=1)
+    assert tracker.card.trained and tracker.model.card.root.name == "default"
+    run = run_offline(tracker, crossing_head)
+    assert score_sequence(run.boxes, crossing_head.ground_truth).auc > 0.5
 
 
-@pytest.fixture(scope="session")
-def sstrack_runtime():
-    return pytest.importorskip("sstrack_edge.tracker")
+def test_without_a_default_model_sstrack_says_how_to_evaluate_an_exported_one(monkeypatch):
+    import sstrack_edge.backends as backends
+
+    monkeypatch.setattr(backends, "installed_models", lambda: [])
+    with pytest.raises(TrackerSpecError, match=r"no default model is installed.*sstrack:<model_dir>"):
+        create_tracker("sstrack")
 
 
 @pytest.mark.realdata
-def test_exported_model_runs_through_the_same_interface(sstrack_runtime, tiny_model_dir, crossing_head):
+def test_exported_model_runs_through_the_same_interface(tiny_model_dir, crossing_head):
     tracker = create_tracker(f"sstrack:{tiny_model_dir}:onnxruntime", threads=1)
     run = run_offline(tracker, crossing_head)
     assert run.boxes.shape == (40, 4) and np.isfinite(run.boxes).all() and (run.times > 0).all()

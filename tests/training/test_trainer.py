@@ -191,3 +191,31 @@ def test_relative_paths_resolve_against_config_dir_then_repo(tmp_path):
     (tmp_path / "data").mkdir()
     assert resolve_path("data", tmp_path) == (tmp_path / "data").resolve()
     assert resolve_path("training/configs", tmp_path) == (REPO / "training/configs").resolve()
+
+
+def test_gradient_scaling_weights_reach_the_loss_that_is_backpropagated(tmp_path, train_videos, stills_dir):
+    """After the first schedule update, each positive sample's loss is multiplied by its bin's
+    Gamma in the loss the optimizer steps on (SSTrack's gradient scaling), not only logged."""
+    import torch
+
+    from training.trainer import Trainer
+
+    cfg = tiny_config(train_videos, stills_dir, epochs=2, schedule={"gradient_scaling": True})
+    trainer = Trainer(cfg, tmp_path / "run")
+    seen = []
+    real = trainer.loss_fn
+
+    def spy(out, box, heat, weights=None, positive=None):
+        loss, terms = real(out, box, heat, weights, positive)
+        seen.append((trainer.epoch, loss.detach(), terms["total"].detach(), weights))
+        return loss, terms
+
+    trainer.loss_fn = spy
+    trainer.fit()
+    gamma = torch.as_tensor(trainer.schedule.gamma, dtype=torch.float32)
+    second = [s for s in seen if s[0] == 1]  # batches of epoch 2 (one epoch completed)
+    assert second and not torch.allclose(gamma, torch.ones_like(gamma))  # the schedule did scale
+    for _, loss, total, weights in second:
+        assert weights is not None
+        assert torch.allclose(loss, (weights * total).mean())
+    assert any(not torch.allclose(loss, total.mean()) for _, loss, total, _ in second)
