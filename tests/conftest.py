@@ -7,6 +7,7 @@ when it is absent. Set SSTRACK_SHARED to point elsewhere.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -79,19 +80,16 @@ def nanotrack_dir() -> Path:
     return _need(SHARED / "peers" / "nanotrack_v2")
 
 
-TINY_ARCH = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)
+TINY_ARCH = dict(depth=2, embed_dim=32, num_heads=2, head_channels=16)  # tests/data/make_tiny_model.py
+TINY_MODEL = REPO / "tests" / "data" / "tiny_model"
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A small randomly initialised network (real input sizes 128/256, depth 2, width 64),
-    exported to ONNX + OpenVINO IR with its model card. Untrained: for runtime plumbing tests only."""
-    torch = pytest.importorskip("torch")
-    from training.export.package import export_model
-    from training.models.ostrack import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(**TINY_ARCH)).eval()
-    out = tmp_path_factory.mktemp("tiny_model")
-    export_model(model, out, name="tiny-random-test", trained=False, openvino=True)
+    """A small randomly initialised network (real input sizes 128/256, depth 2, width 32), ONNX +
+    OpenVINO IR with its model card, committed under tests/data (no torch needed; regenerate with
+    tests/data/make_tiny_model.py). Untrained: for runtime plumbing tests only. A fresh copy per
+    session, so a test may add files to it."""
+    out = tmp_path_factory.mktemp("tiny_model") / "tiny_model"
+    shutil.copytree(TINY_MODEL, out)
     return out

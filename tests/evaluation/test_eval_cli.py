@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import zipfile
 
@@ -14,6 +15,7 @@ from sstrack_edge.evaluation import evaluate, load_dataset, read_boxes
 from sstrack_edge.evaluation.cli import add_parser, main
 
 N = 15
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.fixture
@@ -40,7 +42,11 @@ def test_eval_writes_table_results_plots_and_resumes(synthetic_root, tmp_path, c
                 times = np.loadtxt(out / mode / label / "times" / f"{seq}_time.txt")
                 assert times.shape == (N,) and times[0] > 0
         for kind in ("success", "precision"):
-            assert (out / "plots" / f"{kind}_{mode}.png").read_bytes()[:4] == b"\x89PNG"
+            png = out / "plots" / f"{kind}_{mode}.png"
+            if HAS_MATPLOTLIB:
+                assert png.read_bytes()[:4] == b"\x89PNG"
+            else:  # a plain install: results without plots (tests/runtime/test_plain_install.py)
+                assert not png.exists()
     summary = json.loads((out / "summary.json").read_text())
     csrt = summary["trackers"]["opencv:csrt"]["offline"]
     assert csrt["auc"] > 0.5 and set(csrt["per_sequence"]) == {"left", "right"}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
+import sys
+from pathlib import Path
 import subprocess
 
 import pytest
@@ -52,7 +53,7 @@ def test_training_commands_name_the_missing_extra(prog, monkeypatch, capsys):
 @pytest.mark.skipif(HAS_TORCH, reason="checks the torch-free install; this venv has torch (CI runs it in the plain venv)")
 @pytest.mark.parametrize("cmd", ["sstrack-train", "sstrack-export"])
 def test_plain_install_training_commands_exit_2_with_a_hint(cmd):
-    exe = shutil.which(cmd)
-    assert exe, f"{cmd} is not on PATH after pip install ."
+    exe = Path(sys.executable).parent / cmd  # the venv's console script
+    assert exe.is_file(), f"{cmd} was not installed by pip install ."
     r = subprocess.run([exe, "cfg.yaml"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "sstrack-edge[train]" in r.stderr and "Traceback" not in r.stderr, r.stderr
