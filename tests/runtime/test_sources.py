@@ -58,6 +58,22 @@ def test_live_source_delivers_the_newest_frame_and_counts_drops(clip_video):
         source.close()
 
 
+def test_live_source_never_drops_the_first_frame(clip_video):
+    """The initial box refers to the first frame: it waits until it is read, however late; the
+    next read is the newest frame."""
+    source = LatestFrameSource(str(clip_video))
+    try:
+        deadline = time.monotonic() + 20
+        while source.dropped < 30 and time.monotonic() < deadline:  # the reader runs ahead of us
+            time.sleep(0.01)
+        assert source.dropped >= 30
+        frame_id = lambda f: int(f[:8, :8].mean() / 4 + 0.5)  # noqa: E731
+        assert frame_id(source.read()) == 0
+        assert frame_id(source.read()) > 30
+    finally:
+        source.close()
+
+
 def test_synthetic_clip_truth_matches_the_drawn_object():
     frames, truth = make_clip(n_frames=50, seed=3)
     assert len(frames) == 50 and truth.shape == (50, 4)
