@@ -1,8 +1,13 @@
-"""Fixtures for the runtime tests: real frames from ../shared and per-test copies of the tiny model."""
+"""Fixtures for the runtime tests: real frames from ../shared, per-test copies of the tiny model, and a
+loopback RTSP server (tests/runtime/rtsp_server.py on the system python3) streaming a real clip."""
 
 from __future__ import annotations
 
+import os
+import select
 import shutil
+import signal
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -55,3 +60,76 @@ def load():
     """``load(model, **kw)``: ``sstrack_edge.load_model`` with the untrained-model warning silenced."""
     return lambda model, **kw: _quiet(sstrack_edge.load_model, model, **kw)
 
+
+
+# ------------------------------------------------------------------ loopback RTSP server
+RTSP_PYTHON = os.environ.get("SSTRACK_RTSP_PYTHON", "/usr/bin/python3")  # Debian's, with python3-gi
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+def _rtsp_unavailable() -> str | None:
+    if not os.access(RTSP_PYTHON, os.X_OK):
+        return f"no system python at {RTSP_PYTHON}"
+    try:
+        r = subprocess.run([RTSP_PYTHON, str(RTSP_SERVER), "--check"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{RTSP_PYTHON} {RTSP_SERVER.name} --check failed: {e}"
+    if r.returncode != 0:
+        return (r.stdout + r.stderr).strip().splitlines()[-1] if (r.stdout + r.stderr).strip() else f"exit {r.returncode}"
+    return None
+
+
+class RtspServer:
+    """``rtsp_server.py`` in a subprocess streaming one clip; ``url``, ``stall()`` (SIGSTOP: the
+    server stops sending but keeps its connections, like a hung camera), ``resume()``, ``close()``."""
+
+    def __init__(self, clip: Path):
+        self.proc = subprocess.Popen(
+            [RTSP_PYTHON, str(RTSP_SERVER), str(clip), "--max-seconds", "300"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30.0)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("PORT "):
+            self.close()
+            raise RuntimeError(f"RTSP server did not start: {line!r} {self.proc.stderr.read()[-2000:]}")
+        self.url = f"rtsp://127.0.0.1:{int(line.split()[1])}/clip"
+
+    def stall(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def rtsp_available() -> None:
+    """Skip (saying why) when the loopback RTSP server cannot run here."""
+    reason = _rtsp_unavailable()
+    if reason:
+        pytest.skip(f"loopback RTSP server unavailable: {reason} (scripts/setup_rtsp_server.sh installs it)")
+
+
+@pytest.fixture
+def rtsp_server(rtsp_available, train_videos):
+    """``rtsp_server(clip_name)`` -> a running :class:`RtspServer` streaming ``train_videos/<clip_name>.mp4``;
+    stopped at the end of the test."""
+    servers: list[RtspServer] = []
+
+    def start(clip_name: str) -> RtspServer:
+        servers.append(RtspServer(train_videos / f"{clip_name}.mp4"))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
