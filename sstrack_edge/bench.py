@@ -29,17 +29,12 @@ from typing import Callable
 
 import numpy as np
 
+from .paths import shared_root
+
 DEFAULT_SEQUENCE = "S1301"  # UAVDT drone clip, 800x450, in ../shared/data/sot/eval
 
 
 # ---------------------------------------------------------------------------------- frames
-def shared_dir() -> Path:
-    env = os.environ.get("SSTRACK_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
 def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndarray], tuple, str]:
     """``n + 1`` pre-decoded frames, the init box and a description. Real eval frames when
     ../shared is present (cycled if the sequence is shorter), else the synthetic demo clip."""
@@ -47,7 +42,7 @@ def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndar
 
     from .evaluation.annotations import read_boxes
 
-    seq_dir = shared_dir() / "data" / "sot" / "eval" / (sequence or DEFAULT_SEQUENCE)
+    seq_dir = shared_root() / "data" / "sot" / "eval" / (sequence or DEFAULT_SEQUENCE)
     if (seq_dir / "groundtruth.txt").is_file():
         files = sorted((seq_dir / "img").glob("*.jpg"))[: n + 1]
         frames = [cv2.imread(str(f)) for f in files]

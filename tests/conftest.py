@@ -6,14 +6,15 @@ when it is absent. Set SSTRACK_SHARED to point elsewhere.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from sstrack_edge.paths import shared_root
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SSTRACK_SHARED", REPO.parent / "shared"))
+SHARED = shared_root()
 
 
 def _need(path: Path) -> Path:

@@ -36,6 +36,7 @@ from sstrack_edge.evaluation.datasets import load_dataset
 from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.evaluation.temporal import parent_name, temporal_segments
 from sstrack_edge.evaluation.tracking_runs import run_offline
+from sstrack_edge.paths import shared_root
 from sstrack_edge.geometry import clip_box, crop_side, crop_square, crop_to_image, hann2d, smooth_size
 from training.checkpoint import CheckpointError, load_checkpoint
 from training.models.ensemble import TrackerEnsemble
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description="OPE of a training checkpoint")
     p.add_argument("checkpoint", nargs="+",
                    help="training checkpoint (.pt) or run directory (uses last.pt); several: their seed ensemble")
-    p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/sot/eval"))
+    p.add_argument("--data", default=str(shared_root() / "data" / "sot" / "eval"))
     p.add_argument("--format", default="auto", choices=["auto", "sot", "videos"],
                    help="layout of --data (default auto: videos when it holds video files, else sot)")
     p.add_argument("--json", default=None, help="write the result as JSON here")

@@ -27,6 +27,8 @@ from typing import Any, Callable, Protocol
 import cv2
 import numpy as np
 
+from sstrack_edge.paths import shared_root
+
 
 class TrackerSpecError(ValueError):
     """A tracker name cannot be resolved (unknown name, missing model files, missing runtime)."""
@@ -42,7 +44,6 @@ SSTRACK_BACKENDS = ("auto", "onnxruntime", "openvino")
 SSTRACK_PRECISIONS = ("auto", "fp32", "int8", "bf16")  # Tracker(precision=...)
 SSTRACK_VARIANTS = ("int8-dynamic", "int8-static", "openvino-fp32", "openvino-int8")  # Tracker(variant=...)
 OPENCV_TRACKERS = ("csrt", "kcf", "mil", "nano", "vit")
-_REPO_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
 VITTRACK_FILE = "object_tracking_vittrack_2023sep.onnx"
 
@@ -50,8 +51,7 @@ VITTRACK_FILE = "object_tracking_vittrack_2023sep.onnx"
 def _peer_dir(env: str, name: str) -> Path:
     if os.environ.get(env):
         return Path(os.environ[env])
-    shared = Path(os.environ.get("SSTRACK_SHARED", _REPO_SHARED))
-    return shared / "peers" / name
+    return shared_root() / "peers" / name
 
 
 def default_nanotrack_dir() -> Path:

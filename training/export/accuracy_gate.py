@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_card:
         if args.prune:
             print(f"removed rejected variants: {prune_rejected(card) or 'none'}")
-        card.save(card.root)
+        from training.export.package import save_card
+
+        save_card(card)
         print(f"card updated: {card.root}")
     return 0
 

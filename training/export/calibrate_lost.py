@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                     "(training.export.calibrate_lost)",
             "table": [{k: round(v, 4) for k, v in row.items()} for row in rows],
         }
-        card.save(card.root)
+        from training.export.package import save_card
+
+        save_card(card)
         print(f"card updated: lost_threshold = {t}")
     return 0
 

@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         for k, (m, kept) in first.items():
             v = card.variant(k)
             v.metrics, v.kept = m, kept
-        card.save(card.root)
+        from training.export.package import save_card
+
+        save_card(card)
     return 0
 
 

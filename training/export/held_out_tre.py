@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_card:
         card = ModelCard.load(args.model_dir)
         card.metrics["held_out_tre"] = res
-        card.save(card.root)
+        from training.export.package import save_card
+
+        save_card(card)
         print(f"card updated: {card.root}")
     return 0
 

@@ -103,10 +103,39 @@ def export_model(
     card = build_card(model, name, inference=inference, opset=opset, variants=variants, trained=trained,
                       source_checkpoint=source_checkpoint, metrics=metrics)
     check_card(card)  # never write a card the runtime would refuse (e.g. a bad --inference value)
-    card.save(out_dir)
+    save_card(card, out_dir)
     if quantize:
         _gate_int8(card, out_dir, calibration, compare_pairs, compare_threads)
     return card
+
+
+def portable_paths(obj: Any) -> Any:
+    """``obj`` with every absolute path string made machine-independent: under the shared data root
+    -> ``../shared/...``, under the repository -> repository-relative, anything else -> its file
+    name. Cards ship: they must not carry the build machine's directories."""
+    from sstrack_edge.paths import REPO, shared_root
+
+    if isinstance(obj, dict):
+        return {k: portable_paths(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(portable_paths(v) for v in obj)
+    if isinstance(obj, str) and obj.startswith("/") and "\n" not in obj and " " not in obj:
+        p = Path(obj)
+        for base, prefix in ((shared_root().resolve(), "../shared"), (REPO.resolve(), "")):
+            try:
+                rel = p.resolve().relative_to(base).as_posix()
+            except ValueError:
+                continue
+            return f"{prefix}/{rel}" if prefix else rel
+        return p.name
+    return obj
+
+
+def save_card(card: ModelCard, directory: str | Path | None = None) -> None:
+    """Write the card with portable paths (:func:`portable_paths`)."""
+    card.metrics = portable_paths(card.metrics)
+    card.source_checkpoint = portable_paths(card.source_checkpoint)
+    card.save(directory if directory is not None else card.root)
 
 
 def build_card(model, name: str, inference: dict[str, Any] | None = None, opset: int = 17,
@@ -159,7 +188,7 @@ def _gate_int8(card: ModelCard, out_dir: Path, calibration, compare_pairs, threa
         for v in card.variants:
             if v.precision == "int8":
                 v.metrics["note"] = "not compared with FP32 (no crop pairs given): kept=false"
-        card.save(out_dir)
+        save_card(card, out_dir)
         return
     compare_variants(card, pairs, threads=threads, source=str(source))
-    card.save(out_dir)
+    save_card(card, out_dir)

@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peers_table: {e}", file=sys.stderr)
         return 2
     card.metrics["eval_vs_peers"] = table
-    card.save(card.root)
+    from training.export.package import save_card
+
+    save_card(card)
     print(json.dumps(table["trackers"], indent=1))
     return 0
 
