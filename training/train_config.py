@@ -146,7 +146,7 @@ class ValidationConfig:
 
     root: str
     sequences: list | None = None  # names under root (None: every sequence there)
-    format: str = "sot"  # sstrack_edge.evaluation.datasets format of root ("videos": clip.mp4 + clip.txt)
+    format: str = "auto"  # sstrack_edge.evaluation.datasets format of root (auto: videos when it holds videos)
     every: int = 1  # epochs between validations (the last epoch is always validated)
     starts: int = 1  # TRE start frames per sequence (1: OPE; sstrack_edge.evaluation.temporal)
     size_update_rate: float | None = None  # smooth the box size as the runtime card does (None: off)
@@ -257,7 +257,9 @@ def check_validation_held_out(cfg: TrainConfig) -> None:
             raise ConfigError(f"validation.root {val.root} is data.datasets[{i}] itself: name the held-out "
                               "validation.sequences and list them in that dataset's options.exclude")
         excluded = set(ds.options.get("exclude") or [])
-        overlap = sorted(set(val.sequences) - excluded)
+        names = ds.options.get("names")
+        trained_on = set(val.sequences) if names is None else set(val.sequences) & set(names)
+        overlap = sorted(trained_on - excluded)
         if overlap:
             raise ConfigError(f"validation sequences {overlap} are also training data (data.datasets[{i}]); "
                               "add them to its options.exclude")

@@ -91,7 +91,8 @@ def test_tre_validation_options_are_checked(train_videos, stills_dir):
 @pytest.mark.realdata
 def test_tre_validation_averages_the_segments_of_each_held_out_clip(tmp_path, train_videos, stills_dir):
     from sstrack_edge.evaluation import load_dataset, temporal_segments
-    from training.evaluate import TorchTracker, evaluate_tracker
+    from training.evaluate import evaluate_tracker
+    from training.torch_runner import torch_tracker
 
     torch.set_num_threads(1)
     cfg = _config(train_videos, stills_dir, epochs=1, validation={"starts": 3, "size_update_rate": 0.3})
@@ -101,7 +102,7 @@ def test_tre_validation_averages_the_segments_of_each_held_out_clip(tmp_path, tr
     # the same numbers as OPE on each segment, averaged with equal weight
     segs = temporal_segments(load_dataset(train_videos, "videos", HELD_OUT), 3)
     assert [s.name for s in segs] == [f"{HELD_OUT[0]}{at}" for at in ("", "@23", "@46")]
-    tracker = TorchTracker(trainer.model, trainer.model_config, size_update_rate=0.3)
+    tracker = torch_tracker(trainer.model, {"size_update_rate": 0.3})  # the runtime loop validation runs
     ope = [evaluate_tracker(tracker, [s])["auc"] for s in segs]
     assert rec["val_auc"] == pytest.approx(np.mean(ope))
     tre = evaluate_tracker(tracker, segs[:1], starts=3)
