@@ -1,36 +1,34 @@
 #!/usr/bin/env bash
-# Rebuild models/default from a training checkpoint of training/configs/default_cpu.yaml
-# (how the bundled model was made; README "The bundled default model", benchmarks/RESULTS.md):
-#   1. export ONNX FP32 + OpenVINO IR + INT8 candidates (ORT dynamic, ORT static QDQ, NNCF), each
-#      compared with FP32 on 32 held-out real crop pairs for speed;
-#   2. choose inference.lost_threshold on the train-split clips held out of training (validation),
-#      then score the model on them (TRE-10 through the runtime: metrics.held_out_tre);
-#   3. keep an INT8 variant only if it is faster and within 1.0 AUC point of FP32 on the eval
-#      sequences; delete the rest (their numbers stay in the card);
-#   4. evaluate it next to the OpenCV peers, offline and streaming, and record that in the card.
-#   bash scripts/build_default_model.sh CHECKPOINT[,CHECKPOINT...] [OUT_DIR]   (inside .venv, torch installed)
-#   (a comma list of checkpoints of one config builds a seed ensemble: docs/training.md)
+# Build models/default from a checkpoint chosen on the validation clips (docs/vittrack.md,
+# benchmarks/RESULTS.md "Default model"):
+#   1. export ONNX FP32 + OpenVINO IR + INT8 candidates (ORT dynamic, ORT static QDQ, OpenVINO NNCF,
+#      static ones calibrated on training clips), with the tracker settings chosen on the validation
+#      clips (SSTRACK_INFERENCE);
+#   2. score it on the validation clips, TRE-10 through the runtime (metrics.held_out_tre);
+#   3. keep an INT8 variant only if it is faster than FP32 and within 1.0 AUC point of it, either
+#      way, on the validation clips (TRE-5); delete the rest (their numbers stay in the card);
+#   4. report it next to the OpenCV peers on the eval sequences, offline and streaming, in one run.
+#   bash scripts/build_default_model.sh CHECKPOINT [OUT_DIR]     (inside .venv, torch installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CKPT=${1:?usage: build_default_model.sh CHECKPOINT[,CHECKPOINT...] [OUT_DIR]}
-IFS=, read -ra CKPTS <<< "$CKPT"
+CKPT=${1:?usage: build_default_model.sh CHECKPOINT [OUT_DIR]}
 OUT=${2:-models/default}
-SHARED=${SSTRACK_SHARED:-../shared}
-GATE_RUNS="runs/accuracy_gate_$(basename "$OUT")"
-rm -rf "$OUT" "$GATE_RUNS"  # the gate resumes from result files: never reuse another model's
-# size_update_rate 0.3, lost_patience 10: chosen on the held-out validation clips (docs/runtime.md)
-sstrack-export --checkpoint "${CKPTS[@]}" --out "$OUT" --name sstrack-edge-default-cpu \
-    --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$SHARED/data/sot/train_videos" --threads 1 \
-    --inference size_update_rate=0.3 lost_patience=10
-python -m training.export.calibrate_lost "$OUT" --data "$SHARED/data/sot/train_videos" --held-out --update-card
-# the number a replacement must beat: Tracker() on the held-out clips, TRE with 10 start frames each
-python -m training.export.held_out_tre "$OUT" --data "$SHARED/data/sot/train_videos" --starts 10 --update-card
-python -m training.export.accuracy_gate "$OUT" --data "$SHARED/data/sot/eval" --out "$GATE_RUNS" \
-    --threads 1 --update-card --prune
-# 4. the table against the OpenCV peers, offline and streaming, on the same machine in one run
-#    (benchmarks/RESULTS.md); the default selection's and the peers' rows go into the card
-EVAL_RUNS="runs/eval_$(basename "$OUT")"
-rm -rf "$EVAL_RUNS"
-sstrack-edge eval "$SHARED/data/sot/eval" --format sot --threads 2 --out "$EVAL_RUNS" --quiet \
-    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:nano,opencv:csrt,opencv:kcf"
-python -m training.export.peers_table "$OUT" "$EVAL_RUNS/summary.json"
+CONFIG=${SSTRACK_CONFIG:-training/configs/vittrack_finetune.yaml}   # its validation clips decide
+INFERENCE=${SSTRACK_INFERENCE:-lost_threshold=0.15 lost_patience=10}
+SHARED=$(python -c "from sstrack_edge.paths import shared_root; print(shared_root())")
+VIDEOS="$SHARED/data/sot/train_videos"
+VAL=$(python -c "from training.train_config import load_config; print(','.join(load_config('$CONFIG').validation.sequences))")
+# calibration crops for the static INT8 variants: training clips, none of them a validation clip
+CALIB=OTB_Girl2,OTB_Liquor,UAV20L_car9,VOT2014_drunk,DTB70_Animal3,UAV123_10fps_car10,VOT-TIR2016_birds,VOT2018_car1
+RUNS="runs/build_$(basename "$OUT")"
+rm -rf "$OUT" "$RUNS"   # the gate and the eval resume from result files: never reuse another model's
+# shellcheck disable=SC2086  # INFERENCE is a list of key=value words
+sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default \
+    --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$VIDEOS" --calib-sequences "$CALIB" \
+    --threads 1 --inference $INFERENCE
+python -m training.export.held_out_tre "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 10 --update-card
+python -m training.export.accuracy_gate "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 5 \
+    --out "$RUNS/int8_gate" --threads 1 --update-card --prune
+sstrack-edge eval "$SHARED/data/sot/eval" --threads 2 --out "$RUNS/eval" --quiet \
+    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:vit,opencv:nano,opencv:csrt"
+python -m training.export.peers_table "$OUT" "$RUNS/eval/summary.json"

@@ -29,6 +29,8 @@ def test_scores_the_cards_held_out_clips_and_records_them(tiny_model_dir, train_
     rec = ModelCard.load(model).metrics["held_out_tre"]
     assert rec["sequences"] == [CLIP] and rec["starts"] == 3 and rec["segments"] == 3
     assert 0.0 <= rec["auc"] <= 100.0 and rec["per_sequence"][CLIP] == pytest.approx(rec["auc"], abs=0.01)
+    assert main([str(model), "--data", str(train_videos), "--sequences", "UAVDT_S0310", "--starts", "2"]) == 0
+    assert "held-out TRE-2 (2 segments)" in capsys.readouterr().out  # named clips win over the card's
     assert main([str(model), "--data", str(train_videos), "--starts", "0"]) == 2
     assert "starts (TRE start frames per sequence) must be a positive integer" in capsys.readouterr().err
 

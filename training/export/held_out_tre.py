@@ -71,10 +71,11 @@ def held_out_sequences(card: ModelCard, data_root: str | Path | None = None, fmt
 
 
 def score(model_dir: str | Path, data_root: str | Path, starts: int = STARTS, threads: int = 1,
-          fmt: str = "auto") -> dict:
-    """TRE of ``Tracker(model_dir)`` on the card's held-out clips: AUC / P@20 (in %), per-clip means."""
+          fmt: str = "auto", sequences: list[str] | None = None) -> dict:
+    """TRE of ``Tracker(model_dir)`` on the card's held-out clips (or ``sequences``, e.g. for an
+    imported network without a training record): AUC / P@20 (in %), per-clip means."""
     card = ModelCard.load(model_dir)
-    names = held_out_sequences(card, data_root, fmt)
+    names = resolve_clip_names(data_root, sequences, fmt) if sequences else held_out_sequences(card, data_root, fmt)
     segments = temporal_segments(load_dataset(Path(data_root), fmt, names), starts)
     with tempfile.TemporaryDirectory() as out:
         res = evaluate(segments, [f"sstrack:{card.root}"], out, modes=("offline",), threads=threads,
@@ -93,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=DEFAULT_DATA, help=f"training clips (default {DEFAULT_DATA})")
     p.add_argument("--format", default="auto", choices=FORMAT_CHOICES,
                    help="layout of --data (default auto: videos when it holds video files, else sot)")
+    p.add_argument("--sequences", default=None, help="comma list of held-out clips (default: the card's record)")
     p.add_argument("--starts", type=int, default=STARTS)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--update-card", action="store_true", help="write the result to metrics.held_out_tre")
     args = p.parse_args(argv)
     try:
-        res = score(args.model_dir, args.data, args.starts, args.threads, args.format)
+        names = [n.strip() for n in args.sequences.split(",")] if args.sequences else None
+        res = score(args.model_dir, args.data, args.starts, args.threads, args.format, names)
     except (ValueError, FileNotFoundError) as e:
         print(f"held_out_tre: {e}", file=sys.stderr)
         return 2
