@@ -17,7 +17,7 @@
 Exclusion groups (``exclude`` items; anything else is a regex on node names):
 
 ``patch_embed``  the first layer, fed raw normalised pixels: the ViT's 16x16 patch Conv, or the
-                 first Conv of a convolutional stem (``features.0``; ``features_0_*`` in nanotrack_v2)
+                 first Conv of a convolutional stem (``features.0``)
 ``stem``         every Conv of a convolutional stem (``patch_embed/features``) and its projection
 ``head``         every Conv of the box head
 ``head_out``     only the last 1x1 Conv of each head branch (produces the maps)
@@ -52,7 +52,7 @@ DEFAULT_EXCLUDE: dict[str, tuple[str, ...]] = {
 GROUPS = ("patch_embed", "stem", "head", "head_out", "attention")
 # the first layer only: a conv stem's features.0 (not its later layers, nor its 1x1 projection
 # ``patch_embed/proj``), else the ViT's 16x16 patch Conv ``patch_embed/proj``
-STEM_FIRST = re.compile(r"patch_embed/(features/features\.0/|features_0_)")  # mobilenet_v2 / nanotrack_v2 names
+STEM_FIRST = re.compile(r"patch_embed/features/features\.0/")
 VIT_PATCH = re.compile(r"patch_embed/proj(_\d+)?/")  # proj_1: the 2nd call (search)
 STEM_ANY = re.compile(r"patch_embed/")
 ORT_PLATFORMS = ["x86_64", "aarch64"]

@@ -125,17 +125,13 @@ class StemOptions:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "StemOptions":
-        return options_from_dict(cls, d, "mobilenet_v2")
-
-
-def options_from_dict(cls, d: Mapping[str, Any] | None, stem: str):
-    """``cls(**d)`` for a stem's options dataclass; an unknown key raises and names the known ones."""
-    d = dict(d or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"unknown stem_options key(s) {unknown} for stem {stem!r}; known: {sorted(known)}")
-    return cls(**d)
+        """``StemOptions(**d)``; an unknown key raises and names the known ones."""
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown stem_options key(s) {unknown} for stem 'mobilenet_v2'; known: {sorted(known)}")
+        return cls(**d)
 
 
 # ------------------------------------------------------------------ torchvision-layout modules
@@ -202,18 +198,15 @@ def mobilenet_v2_features(layers: int, output_stride: int | None = None) -> nn.S
 
 
 # ------------------------------------------------------------------------------ weights
-MOBILENET_HINT = "the torchvision file (mobilenet_v2-b0353104.pth) or null for random init"
-
-
-def resolve_weights_path(path: str | Path, stem: str = "mobilenet_v2", hint: str = MOBILENET_HINT) -> Path:
+def resolve_weights_path(path: str | Path) -> Path:
     """Absolute as is; relative: current directory, then the repository root (trainer's rule)."""
     from training.train_config import ConfigError, resolve_path
 
     try:
         return resolve_path(path, Path.cwd())
     except ConfigError as e:
-        raise StemWeightsError(f"{stem} stem weights file not found: {e}. Set model.stem_options.weights "
-                               f"to {hint}") from None
+        raise StemWeightsError(f"mobilenet_v2 stem weights file not found: {e}. Set model.stem_options.weights "
+                               "to the torchvision file (mobilenet_v2-b0353104.pth) or null for random init") from None
 
 
 def load_features_weights(features: nn.Sequential, path: str | Path) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from torch import nn
 
 from .conv_stem import ConvStride2Stem
 from .mobilenet_stem import MobileNetV2Stem
-from .nanotrack_stem import NanoTrackStem
 
 
 @dataclass
@@ -93,9 +92,8 @@ class ModelConfig:
 
     def for_full_state_dict(self) -> "ModelConfig":
         """This config without the stem's ImageNet init file (``stem_options.weights``): for building a
-        network whose every tensor is then loaded from a checkpoint, so the file need not exist here.
-        The ``nanotrack_v2`` stem keeps its file: the ONNX graph is its architecture."""
-        if self.stem == "nanotrack_v2" or not self.stem_options.get("weights"):
+        network whose every tensor is then loaded from a checkpoint, so the file need not exist here."""
+        if not self.stem_options.get("weights"):
             return self
         return replace(self, stem_options={**self.stem_options, "weights": None})
 
@@ -194,7 +192,7 @@ class PatchEmbed(nn.Module):
 
 
 STEMS: dict[str, type[nn.Module]] = {"patch16": PatchEmbed, "mobilenet_v2": MobileNetV2Stem,
-                                     "nanotrack_v2": NanoTrackStem, "conv_stride2": ConvStride2Stem}
+                                     "conv_stride2": ConvStride2Stem}
 
 
 def build_stem(cfg: ModelConfig) -> nn.Module:
