@@ -1,4 +1,4 @@
-"""Export parity of a network with a convolutional stem (shared by the stem tests)."""
+"""Export parity of a network with a convolutional stem (tests/training/test_mobilenet_stem.py)."""
 
 from __future__ import annotations
 

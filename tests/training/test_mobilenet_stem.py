@@ -253,50 +253,18 @@ def test_truncation_index_sets_channels():
     assert build_model(stem_config(layers=8, norm="layernorm")).backbone.patch_embed.norm.normalized_shape == (32,)
 
 
-# ------------------------------------------------------------------------ dilated stem
-def test_dilated_deeper_stem_equals_the_strided_network_sampled_every_other_pixel(fake_weights):
-    """``dilate: true`` keeps stride 16 past features[14]: the dense output sampled at stride 2 is
-    exactly torchvision's stride-32 output (the a-trous identity), with the same weights."""
-    from training.models.mobilenet_stem import dilated_specs, load_features_weights, mobilenet_v2_features
-
-    plan = dilated_specs(18, 16)
-    assert [spec.stride for spec, _ in plan][14] == 1 and [d for _, d in plan] == [1] * 15 + [2] * 3
-    strided, dense = mobilenet_v2_features(18).eval(), mobilenet_v2_features(18, output_stride=16).eval()
-    for features in (strided, dense):
-        load_features_weights(features, fake_weights[0])
-        features.double()  # the fake weights are not normalized: activations reach ~1e3
-    x = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 4 - 2
-    with torch.no_grad():
-        a, b = strided(x), dense(x)
-    assert a.shape == (2, 320, 3, 3) and b.shape == (2, 320, 6, 6)
-    scale = float(a.abs().max())
-    assert float((b[:, :, ::2, ::2] - a).abs().max()) < 1e-9 * scale
-    assert float((b[:, :, 1::2, 1::2] - a).abs().max()) > 1e-2 * scale  # the other pixels are new
-
-
-def test_dilated_stem_options_and_errors():
-    model = build_model(stem_config(layers=18, dilate=True)).eval()
-    stem = model.backbone.patch_embed
-    assert stem.stride == 16 and stem.out_channels == 320 and stem.features[17].conv[1][0].dilation == (2, 2)
-    with torch.no_grad():
-        assert stem(torch.rand(1, 3, 128, 128)).shape == (1, 64, 32)
-    assert build_model(stem_config(layers=14, dilate=True)).backbone.patch_embed.features[13].conv[1][0].dilation == (1, 1)
-    with pytest.raises(ValueError, match=r"layers=18 has stride 32, .*or dilate: true with layers in 15\.\.19"):
+def test_layers_whose_stride_is_not_the_patch_size_are_refused():
+    with pytest.raises(ValueError, match=r"layers=18 has stride 32, but patch_size is 16; use layers in \[8, "):
         build_model(stem_config(layers=18))
-    with pytest.raises(ValueError, match=r"layers=7 has stride 8"):
-        build_model(stem_config(layers=7, dilate=True))
-    with pytest.raises(ValueError, match="stem_options.dilate must be true or false"):
-        build_model(stem_config(layers=18, dilate="yes"))
 
 
 # ----------------------------------------------------------------------------- export
 @pytest.mark.realdata
-@pytest.mark.parametrize("options", [{}, {"layers": 18, "dilate": True}], ids=["layers14", "layers18-dilated"])
-def test_export_parity_on_real_crops_and_dynamic_int8(real_weights, train_videos, tmp_path, options):
+def test_export_parity_on_real_crops_and_dynamic_int8(real_weights, train_videos, tmp_path):
     from _stem_export import export_and_check_parity
 
     torch.manual_seed(0)
-    cfg = stem_config(real_weights, **options)  # ImageNet weights: realistic activation ranges
+    cfg = stem_config(real_weights)  # ImageNet weights: realistic activation ranges
     export_and_check_parity(build_model(cfg).eval(), cfg, train_videos, tmp_path, "mbv2-test")
 
 

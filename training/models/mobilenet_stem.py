@@ -12,11 +12,6 @@ search, exactly like the 16x16 ``PatchEmbed`` it replaces. See docs/conv-stem.md
                            directory first, then the repository root. null = random init.
     layers: 14             keep ``features[0:layers]``; 14 -> stride 16, 96 channels. The stride must
                            equal ``ModelConfig.patch_size`` (layers 8..14 for 16, 5..7 for 8).
-    dilate: false          hold the stride at ``patch_size``: a block that would stride further gets
-                           stride 1 and the later depthwise convs are dilated instead (the output
-                           stride rule of DeepLab and of SiamRPN++'s MobileNetV2 backbone), so the
-                           deeper ImageNet layers (e.g. ``layers: 18``, 320 channels) fit a stride-16
-                           tracker with the same weights.
     freeze_bn: true        BatchNorm layers of the MobileNet part stay in eval mode (running
                            statistics frozen) even in ``model.train()``; their affine weights still train.
     freeze_layers: 0       ``features[0:k]`` get ``requires_grad=False`` (weights frozen too).
@@ -82,23 +77,6 @@ def truncated_stride(layers: int) -> int:
     return s
 
 
-def dilated_specs(layers: int, output_stride: int) -> tuple[tuple[LayerSpec, int], ...]:
-    """``features[0:layers]`` with the total stride held at ``output_stride``: each entry with the
-    stride and the depthwise dilation it gets. A layer that would stride past ``output_stride``
-    gets stride 1 (keeping the dilation it had) and every later layer's dilation is multiplied by
-    that stride: the a-trous rule of torchvision's ResNet ``replace_stride_with_dilation``, under
-    which the dense output sampled every ``stride`` pixels equals the strided network's output."""
-    out, total, dilation = [], 1, 1
-    for spec in feature_specs()[:layers]:
-        if spec.stride > 1 and total * spec.stride > output_stride:
-            out.append((LayerSpec(spec.kind, spec.cin, spec.cout, 1, spec.expand), dilation))
-            dilation *= spec.stride
-            continue
-        total *= spec.stride
-        out.append((spec, dilation))
-    return tuple(out)
-
-
 @dataclass(frozen=True)
 class StemOptions:
     weights: str | None = None
@@ -106,7 +84,6 @@ class StemOptions:
     freeze_bn: bool = True
     freeze_layers: int = 0
     norm: str = "none"
-    dilate: bool = False
 
     def __post_init__(self) -> None:
         n = len(feature_specs())
@@ -115,9 +92,8 @@ class StemOptions:
         if not isinstance(self.freeze_layers, int) or not 0 <= self.freeze_layers <= self.layers:
             raise ValueError(f"stem_options.freeze_layers must be an int in 0..layers={self.layers}, "
                              f"got {self.freeze_layers!r}")
-        for name in ("freeze_bn", "dilate"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"stem_options.{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.freeze_bn, bool):
+            raise ValueError(f"stem_options.freeze_bn must be true or false, got {self.freeze_bn!r}")
         if self.norm not in NORMS:
             raise ValueError(f"stem_options.norm must be one of {NORMS}, got {self.norm!r}")
         if self.weights is not None and not isinstance(self.weights, (str, Path)):
@@ -138,10 +114,9 @@ class StemOptions:
 class ConvBNReLU(nn.Sequential):
     """torchvision ``Conv2dNormActivation``: keys ``.0`` conv (no bias), ``.1`` BN, ``.2`` ReLU6."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1):
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1):
         super().__init__(
-            nn.Conv2d(cin, cout, kernel, stride, dilation * (kernel - 1) // 2, dilation=dilation, groups=groups,
-                      bias=False),
+            nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
             nn.BatchNorm2d(cout),
             nn.ReLU6(inplace=True),
         )
@@ -150,7 +125,7 @@ class ConvBNReLU(nn.Sequential):
 class InvertedResidual(nn.Module):
     """torchvision's block: ``conv`` = [1x1 expand] + 3x3 depthwise + 1x1 linear projection + BN."""
 
-    def __init__(self, cin: int, cout: int, stride: int, expand: int, dilation: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
         super().__init__()
         hidden = cin * expand
         self.use_res_connect = stride == 1 and cin == cout
@@ -158,7 +133,7 @@ class InvertedResidual(nn.Module):
         if expand != 1:
             layers.append(ConvBNReLU(cin, hidden, kernel=1))
         layers += [
-            ConvBNReLU(hidden, hidden, stride=stride, groups=hidden, dilation=dilation),
+            ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
             nn.Conv2d(hidden, cout, 1, bias=False),
             nn.BatchNorm2d(cout),
         ]
@@ -168,25 +143,17 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-def _layer_plan(layers: int, output_stride: int | None) -> tuple[tuple[LayerSpec, int], ...]:
-    """(spec, dilation) per kept layer: torchvision's strides, or held at ``output_stride``."""
-    if output_stride is None:
-        return tuple((spec, 1) for spec in feature_specs()[:layers])
-    return dilated_specs(layers, output_stride)
-
-
-def mobilenet_v2_features(layers: int, output_stride: int | None = None) -> nn.Sequential:
+def mobilenet_v2_features(layers: int) -> nn.Sequential:
     """``features[0:layers]`` of torchvision's MobileNetV2 with its module names (random init as
-    torchvision); with ``output_stride`` the deeper layers are dilated instead of strided
-    (:func:`dilated_specs`). The tensor shapes, hence the weights file, are the same either way."""
+    torchvision)."""
     mods: list[nn.Module] = []
-    for spec, dilation in _layer_plan(layers, output_stride):
+    for spec in feature_specs()[:layers]:
         if spec.kind == "conv":
             mods.append(ConvBNReLU(spec.cin, spec.cout, stride=spec.stride))
         elif spec.kind == "conv1x1":
             mods.append(ConvBNReLU(spec.cin, spec.cout, kernel=1))
         else:
-            mods.append(InvertedResidual(spec.cin, spec.cout, spec.stride, spec.expand, dilation))
+            mods.append(InvertedResidual(spec.cin, spec.cout, spec.stride, spec.expand))
     features = nn.Sequential(*mods)
     for m in features.modules():  # torchvision's initialisation
         if isinstance(m, nn.Conv2d):
@@ -269,11 +236,11 @@ class MobileNetV2Stem(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         opts = StemOptions.from_dict(cfg.stem_options)
-        output_stride = _check_stride(opts, cfg.patch_size)
+        _check_stride(opts, cfg.patch_size)
         self.options = opts
         self.stride = cfg.patch_size
         self.out_channels = feature_specs()[opts.layers - 1].cout
-        self.features = mobilenet_v2_features(opts.layers, output_stride)
+        self.features = mobilenet_v2_features(opts.layers)
         self.proj = nn.Conv2d(self.out_channels, cfg.embed_dim, kernel_size=1)
         self.norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.ln_eps) if opts.norm == "layernorm" else nn.Identity()
         self.load_report = load_features_weights(self.features, opts.weights) if opts.weights else None
@@ -298,29 +265,24 @@ class MobileNetV2Stem(nn.Module):
         """Conv multiply-accumulates for the template and the search image (BN folded, ReLU6 free),
         counted as ``training.models.ostrack.count_macs`` counts the patch embedding."""
         opts = StemOptions.from_dict(cfg.stem_options)
-        plan = _layer_plan(opts.layers, _check_stride(opts, cfg.patch_size))
+        _check_stride(opts, cfg.patch_size)
+        plan = feature_specs()[:opts.layers]
         return sum(_features_macs(side, plan, cfg.embed_dim) for side in (cfg.template_size, cfg.search_size))
 
 
-def _check_stride(opts: StemOptions, patch_size: int) -> int | None:
-    """The ``output_stride`` to build with (``None``: torchvision's strides); raises when the kept
-    layers cannot give stride ``patch_size``."""
+def _check_stride(opts: StemOptions, patch_size: int) -> None:
+    """Raises when the kept layers do not give stride ``patch_size``."""
     stride = truncated_stride(opts.layers)
     if stride == patch_size:
-        return None
-    if opts.dilate and stride > patch_size and any(truncated_stride(n) == patch_size for n in range(1, opts.layers)):
-        return patch_size
-    n_all = len(feature_specs())
-    ok = [n for n in range(1, n_all + 1) if truncated_stride(n) == patch_size]
-    deeper = [n for n in range(1, n_all + 1) if truncated_stride(n) > patch_size] if ok else []
-    hint = f"; or dilate: true with layers in {deeper[0]}..{deeper[-1]}" if deeper and not opts.dilate else ""
+        return
+    ok = [n for n in range(1, len(feature_specs()) + 1) if truncated_stride(n) == patch_size]
     raise ValueError(f"mobilenet_v2 stem with layers={opts.layers} has stride {stride}, but "
-                     f"patch_size is {patch_size}; use layers in {ok or 'none'} for this patch_size{hint}")
+                     f"patch_size is {patch_size}; use layers in {ok or 'none'} for this patch_size")
 
 
-def _features_macs(side: int, plan: tuple[tuple[LayerSpec, int], ...], embed_dim: int) -> int:
+def _features_macs(side: int, plan: tuple[LayerSpec, ...], embed_dim: int) -> int:
     macs, h = 0, side
-    for spec, _dilation in plan:
+    for spec in plan:
         if spec.kind == "conv":
             h = (h - 1) // spec.stride + 1
             macs += h * h * spec.cout * spec.cin * 9
@@ -332,4 +294,4 @@ def _features_macs(side: int, plan: tuple[tuple[LayerSpec, int], ...], embed_dim
                 macs += h * h * hidden * spec.cin
             h = (h - 1) // spec.stride + 1
             macs += h * h * hidden * 9 + h * h * spec.cout * hidden
-    return macs + h * h * embed_dim * plan[-1][0].cout
+    return macs + h * h * embed_dim * plan[-1].cout
