@@ -100,12 +100,11 @@ def build_train_data(cfg: TrainConfig, model_config, rank: int = 0, world_size: 
         available = q_r > 0
     processor = PairProcessor(CropSizes.from_model_config(model_config), processing)
     negatives = None
-    if cfg.data.negative_prob > 0 or cfg.data.same_scene_prob > 0 or cfg.data.distractor_prob > 0:
+    if cfg.data.negative_prob > 0 or cfg.data.same_scene_prob > 0:
         negatives = NegativeSource(datasets, weights, search_factor=model_config.search_factor)
     dataset = PairDataset(
         sampler, processor, cfg.data.samples_per_epoch, seed=cfg.seed, decode_cache_mb=cfg.data.decode_cache_mb,
         negative_prob=cfg.data.negative_prob, negatives=negatives, same_scene_prob=cfg.data.same_scene_prob,
-        distractor_prob=cfg.data.distractor_prob,
     )
     epoch_sampler = EpochSampler(dataset, rank=rank, world_size=world_size)
     return TrainData(dataset, epoch_sampler, bins, q_r, available, interval, q_seconds, load_skipped(datasets))

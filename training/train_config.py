@@ -76,12 +76,10 @@ class DataConfig:
     decode_cache_mb: float = 0.0
     negative_prob: float = 0.0  # fraction of negative pairs (training.data.negatives); 0 = OSTrack/SSTrack
     same_scene_prob: float = 0.0  # still-photo templates: chance of a same-scene negative (training.data.negatives)
-    distractor_prob: float = 0.0  # positive pairs: chance of a pasted distractor object (training.data.distractors)
 
     def __post_init__(self) -> None:
         self.negative_prob = check_negative_prob(self.negative_prob)
         self.same_scene_prob = check_negative_prob(self.same_scene_prob, "data.same_scene_prob")
-        self.distractor_prob = check_negative_prob(self.distractor_prob, "data.distractor_prob", allow_one=True)
         if not self.datasets:
             raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
         self.datasets = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -163,45 +162,3 @@ def test_sizes_agree_with_the_network_config():
     cfg = ModelConfig(template_size=96, search_size=192)
     sizes = CropSizes.from_model_config(cfg)
     assert (sizes.template_size, sizes.search_size, sizes.feature_size) == (96, 192, cfg.feature_size)
-
-
-@pytest.mark.realdata
-def test_low_resolution_keeps_the_view_and_removes_detail(train_videos):
-    from _train_tiny import train_clips
-
-    from training.data.augment import low_resolution
-
-    seq = train_clips(train_videos, names=["OTB_Bird2"])[0]
-    img = seq.frames.read(0)  # a whole real frame
-    out = low_resolution(img, 3.0)
-    assert out.shape == img.shape and out.dtype == np.uint8
-    # the same view: a heavily blurred copy of both is nearly equal
-    blur = lambda a: cv2.GaussianBlur(a.astype(np.float32), (0, 0), 4.0)
-    assert np.abs(blur(out) - blur(img)).mean() < 3.0
-    # fewer pixels: much of the fine detail (Laplacian energy) is gone, and more so at a larger factor
-    detail = lambda a: float(np.abs(cv2.Laplacian(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean())
-    assert detail(out) < 0.7 * detail(img)
-    assert detail(low_resolution(img, 1.5)) > detail(out)
-    assert np.array_equal(low_resolution(img, 1.0), img)
-
-
-@pytest.mark.realdata
-def test_low_resolution_in_pairs_is_joint_and_reproducible(train_videos):
-    from _train_tiny import train_clips
-
-    from training.data.pairs import PairDataset
-    from training.data.sampler import IntervalSampler
-
-    sets = [train_clips(train_videos)]
-    fixed = dict(brightness=0.0, grayscale_prob=0.0, joint_flip_prob=0.0, crop_flip_prob=0.0)
-    cfg = ProcessingConfig(lowres_prob=1.0, lowres_factor=(3.0, 3.0), **fixed)
-    make = lambda c: PairDataset(IntervalSampler(sets), PairProcessor(CropSizes(64, 128), c), 16, seed=4)
-    low, plain = make(cfg), make(ProcessingConfig(**fixed))
-    detail = lambda t: float(np.abs(np.diff(t.numpy().astype(np.float32), axis=2)).mean())
-    a, b = low[3], plain[3]
-    assert a["sample_id"] == b["sample_id"]  # prob 1 draws after the pair: the same frames and boxes
-    assert np.allclose(a["search_box"], b["search_box"])
-    assert detail(a["search"]) < 0.7 * detail(b["search"]) and detail(a["template"]) < 0.7 * detail(b["template"])
-    assert torch.equal(make(cfg)[3]["search"], a["search"])
-    with pytest.raises(ValueError, match="lowres_factor"):
-        ProcessingConfig(lowres_factor=(0.5, 2.0))

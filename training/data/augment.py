@@ -6,8 +6,7 @@ horizontal flip of the frame followed by a crop around the mirrored box equals t
 exactly (the crop is symmetric about its centre), and grayscale commutes with bilinear resampling
 up to rounding, so the result is the same at a fraction of the cost. Then per crop, independently:
 brightness factor U(1-b, 1+b) with saturation (OSTrack's ``ToTensorAndJitter(0.2)`` + clamp), and
-another horizontal flip p=0.5. Optional extras (off by default): gaussian blur, motion blur, and
-a joint low-resolution view of both crops (:func:`low_resolution`).
+another horizontal flip p=0.5. Optional extras (off by default): gaussian blur and motion blur.
 
 Boxes are ``(x, y, w, h)`` normalized to their crop; a flip maps ``x`` to ``1 - x - w``.
 """
@@ -43,14 +42,6 @@ def motion_blur(img: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
     return cv2.filter2D(img, -1, k / s, borderType=cv2.BORDER_REFLECT)
 
 
-def low_resolution(img: np.ndarray, factor: float) -> np.ndarray:
-    """The same view with ``factor`` times fewer pixels per side: area-averaged down, bilinear back up
-    (what a target ``factor`` times smaller in the frame looks like once its crop is resized)."""
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (max(2, round(w / factor)), max(2, round(h / factor))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
 def augment_crop(img: np.ndarray, box: np.ndarray, cfg: ProcessingConfig, rng: np.random.Generator):
     """Per-crop (independent) part: brightness, flip, optional blurs. Returns ``(img, box)``."""
     if cfg.brightness > 0:
@@ -70,12 +61,8 @@ def augment_crop(img: np.ndarray, box: np.ndarray, cfg: ProcessingConfig, rng: n
 
 
 def augment_pair(template, template_box, search, search_box, cfg: ProcessingConfig, rng: np.random.Generator):
-    """Joint low resolution (if enabled), grayscale + flip (one draw for both crops), then
-    :func:`augment_crop` on each.
+    """Grayscale + flip (one draw for both crops), then :func:`augment_crop` on each.
     Returns ``(template, template_box, search, search_box)``."""
-    if cfg.lowres_prob > 0 and rng.random() < cfg.lowres_prob:
-        factor = rng.uniform(*cfg.lowres_factor)
-        template, search = low_resolution(template, factor), low_resolution(search, factor)
     if rng.random() < cfg.grayscale_prob:
         template, search = to_gray3(template), to_gray3(search)
     if rng.random() < cfg.joint_flip_prob:

@@ -76,14 +76,6 @@ class ProcessingConfig:
     motion_blur_length: tuple[int, int] = (3, 9)  # kernel length in pixels (inclusive range)
     strong_scale_prob: float = 0.0  # with this probability use strong_scale_jitter for the search box
     strong_scale_jitter: float = 0.5
-    # low resolution (both crops, one draw): shrink by r ~ U(lowres_factor) with area averaging, enlarge back
-    lowres_prob: float = 0.0
-    lowres_factor: tuple[float, float] = (1.5, 3.0)
-    # copy-paste distractors (training.data.distractors; how often: data.distractor_prob)
-    distractor_scale: tuple[float, float] = (0.7, 1.6)  # pasted sqrt(area) / target's
-    distractor_distance: tuple[float, float] = (0.3, 1.8)  # centre distance / mean of the two sizes
-    distractor_max_occlusion: float = 0.3  # in front: at most this fraction of the target's box covered
-    distractor_behind_prob: float = 0.5  # the target stays in front of the pasted object
     # GT heatmap (RECIPE 2.5)
     heatmap_min_overlap: float = 0.7
     # OSTrack redraws rejected samples; we give up on a pair after this many jitter tries
@@ -104,12 +96,6 @@ class ProcessingConfig:
             raise ValueError(f"ProcessingConfig.brightness must be < 1, got {self.brightness}")
         if not 0 < self.heatmap_min_overlap < 1:
             raise ValueError(f"heatmap_min_overlap must be in (0, 1), got {self.heatmap_min_overlap}")
-        if self.distractor_max_occlusion > 1:
-            raise ValueError(f"distractor_max_occlusion is a fraction in [0, 1], got {self.distractor_max_occlusion}")
-        if self.lowres_factor[0] < 1:
-            raise ValueError(f"lowres_factor must be >= 1 (a shrink factor), got {self.lowres_factor!r}")
-        if self.distractor_scale[0] <= 0:
-            raise ValueError(f"distractor_scale must be > 0, got {self.distractor_scale!r}")
         if self.jitter_tries < 1:
             raise ValueError(f"jitter_tries must be >= 1, got {self.jitter_tries}")
 

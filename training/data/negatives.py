@@ -30,12 +30,11 @@ from training.data.sampler import _normalized_weights
 from training.data.sequence import ImageBoxDataset, SequenceDataset
 
 
-def check_negative_prob(value, name: str = "negative_prob", allow_one: bool = False) -> float:
+def check_negative_prob(value, name: str = "negative_prob") -> float:
     """A probability as a float, or a ``ValueError`` unless it is a number in [0, 1) (all pairs
-    negative would leave nothing to track), or in [0, 1] with ``allow_one``."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (0 <= value <= 1 if allow_one else 0 <= value < 1)
-    if not ok:
-        raise ValueError(f"{name} must be a number in [0, {'1]' if allow_one else '1)'}, got {value!r}")
+    negative would leave nothing to track)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 

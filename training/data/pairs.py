@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from training.data.distractors import object_patch
 from training.data.errors import FrameReadError
 from training.data.frames import DecodeCache
 from training.data.negatives import NegativeSource, check_negative_prob
@@ -68,11 +67,8 @@ class PairDataset(Dataset):
     unchanged, so per-bin statistics still count it. Same-scene negatives (``same_scene_prob > 0``):
     a pair whose template is a still-photo object with a partner (:meth:`NegativeSource.partners`)
     becomes, with that probability, a negative centred on the partner, and no search crop may touch
-    the template's box. Copy-paste distractors (``distractor_prob > 0``,
-    :mod:`training.data.distractors`): with that probability a positive pair's search crop gets
-    another object (drawn like a negative's search frame) pasted next to its target; ``sample_id``
-    then ends in ``/paste:...``. Probabilities of 0 draw nothing extra from the generator: runs
-    without negatives or distractors reproduce exactly.
+    the template's box. Probabilities of 0 draw nothing extra from the generator: runs without
+    negatives reproduce exactly.
     """
 
     def __init__(
@@ -86,7 +82,6 @@ class PairDataset(Dataset):
         negative_prob: float = 0.0,
         negatives: NegativeSource | None = None,
         same_scene_prob: float = 0.0,
-        distractor_prob: float = 0.0,
     ):
         if not isinstance(sampler, (IntervalSampler, RandomSampler)):
             raise TypeError(f"sampler must be an IntervalSampler or RandomSampler, got {type(sampler).__name__}")
@@ -96,11 +91,8 @@ class PairDataset(Dataset):
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
         negative_prob = check_negative_prob(negative_prob)
         same_scene_prob = check_negative_prob(same_scene_prob, "same_scene_prob")
-        distractor_prob = check_negative_prob(distractor_prob, "distractor_prob", allow_one=True)
-        if (negative_prob > 0 or same_scene_prob > 0 or distractor_prob > 0) and not isinstance(negatives, NegativeSource):
-            raise ValueError(
-                "negative_prob, same_scene_prob or distractor_prob > 0 needs a NegativeSource (negatives=...)"
-            )
+        if (negative_prob > 0 or same_scene_prob > 0) and not isinstance(negatives, NegativeSource):
+            raise ValueError("negative_prob or same_scene_prob > 0 needs a NegativeSource (negatives=...)")
         if negatives is not None and (
             len(negatives.datasets) != len(sampler.datasets)
             or any(a is not b for a, b in zip(negatives.datasets, sampler.datasets))
@@ -108,7 +100,6 @@ class PairDataset(Dataset):
             raise ValueError("the NegativeSource must be built on the sampler's datasets (same list, same order)")
         self.negative_prob = negative_prob
         self.same_scene_prob = same_scene_prob
-        self.distractor_prob = distractor_prob
         self.negatives = negatives
         self.sampler = sampler
         self.processor = processor
@@ -184,32 +175,22 @@ class PairDataset(Dataset):
                     x_seq, x_frame, is_negative = ds[j], 0, True
                     avoid = seq.boxes[pair.template_frame]
                     x_name = f"/same:{x_seq.name}"
-            paste = None
-            if not is_negative and self.distractor_prob > 0 and rng.random() < self.distractor_prob:
-                paste = self.negatives.draw(rng, pair.dataset, pair.sequence)
             try:
                 z_img = seq.frames.read(pair.template_frame, self.cache)
                 same = x_seq is seq and x_frame == pair.template_frame
                 x_img = z_img if same else x_seq.frames.read(x_frame, self.cache)
-                distractor = None
-                if paste is not None:
-                    p_seq = self.negatives.datasets[paste.dataset][paste.sequence]
-                    distractor = object_patch(p_seq.frames.read(paste.frame, self.cache), p_seq.boxes[paste.frame])
             except FrameReadError as e:
                 self._warn_frame(e)
                 skipped += 1
                 redraws += 1
                 continue
             out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, x_seq.boxes[x_frame], rng,
-                                 avoid_box=avoid, distractor=distractor)
+                                 avoid_box=avoid)
             if out is None:
                 redraws += 1
                 continue
             if is_negative:
                 out.heatmap[:] = 0.0
-            if out.pasted:
-                p_ds = self.negatives.datasets[paste.dataset]
-                x_name += f"/paste:{p_ds.name}/{p_ds[paste.sequence].name}/{paste.frame}"
             return {
                 "template": torch.from_numpy(np.ascontiguousarray(out.template.transpose(2, 0, 1))),
                 "search": torch.from_numpy(np.ascontiguousarray(out.search.transpose(2, 0, 1))),

@@ -9,9 +9,7 @@ A sample is rejected (``PairProcessor`` returns ``None``, the caller redraws) as
 a crop side is < 1 or the crop does not overlap the frame at all (all padding), and additionally
 when the GT box centre falls outside the search crop (the heatmap could not hold it). With
 ``avoid_box`` (same-scene negative pairs, :mod:`training.data.negatives`) a search crop that
-touches that box is drawn again (up to ``jitter_tries`` times), then the sample is rejected. With
-``distractor`` (an object's pixels, :mod:`training.data.distractors`) that object is pasted next to
-the target in the search crop before augmentation; the labels do not change.
+touches that box is drawn again (up to ``jitter_tries`` times), then the sample is rejected.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import numpy as np
 from sstrack_edge.geometry import box_to_crop, crop_side, crop_square
 from training.data.augment import augment_pair
 from training.data.config import CropSizes, ProcessingConfig
-from training.data.distractors import paste_distractor
 from training.data.heatmap import center_heatmap
 
 
@@ -36,7 +33,6 @@ class ProcessedPair:
     search_box: np.ndarray  # float32 (4,) xywh normalized to the search crop
     search_box_cxcywh: np.ndarray  # float32 (4,) cx, cy, w, h normalized to the search crop
     heatmap: np.ndarray  # float32 F x F
-    pasted: bool = False  # a distractor was pasted into the search crop
 
 
 def jitter_box(box: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -88,12 +84,10 @@ class PairProcessor:
         search_box: np.ndarray,
         rng: np.random.Generator,
         avoid_box: np.ndarray | None = None,
-        distractor: np.ndarray | None = None,
     ) -> ProcessedPair | None:
         """Process one pair; ``None`` when the sample must be rejected (see module docstring).
 
         ``avoid_box`` (x, y, w, h in ``search_img``): no search crop may contain any part of it.
-        ``distractor`` (h x w x 3 uint8 BGR, an object's box pixels): pasted near the target.
         """
         for name, img in (("template_img", template_img), ("search_img", search_img)):
             if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
@@ -123,13 +117,8 @@ class PairProcessor:
             return None
         tz, tz_box, _ = t
         sx, sx_box, _ = s
-        pasted = False
-        if distractor is not None:
-            composite = paste_distractor(sx, sx_box, distractor, cfg, rng)
-            if composite is not None:
-                sx, pasted = composite, True
         tz, tz_box, sx, sx_box = augment_pair(tz, tz_box, sx, sx_box, cfg, rng)
         sx_box = np.asarray(sx_box, dtype=np.float32)
         cxcywh = np.array([sx_box[0] + sx_box[2] / 2, sx_box[1] + sx_box[3] / 2, sx_box[2], sx_box[3]], dtype=np.float32)
         heat = center_heatmap(sx_box, sz.feature_size, cfg.heatmap_min_overlap)
-        return ProcessedPair(tz, sx, np.asarray(tz_box, dtype=np.float32), sx_box, cxcywh, heat, pasted)
+        return ProcessedPair(tz, sx, np.asarray(tz_box, dtype=np.float32), sx_box, cxcywh, heat)
