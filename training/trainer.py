@@ -231,9 +231,6 @@ class Trainer:
         if p.is_dir():
             p = p / LAST
         ckpt = load_checkpoint(p, map_location="cpu")
-        if ckpt.get("averaged_from"):
-            raise ValueError(f"{p} is an average of checkpoints (training.average_checkpoints): it has no "
-                             f"optimizer state of its own to resume from; resume from one of its inputs")
         if ckpt["model_config"] != self.model_config.to_dict():
             raise ValueError(f"checkpoint {p} was trained with a different model config")
         self.model.load_state_dict(ckpt["model"])

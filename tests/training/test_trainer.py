@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -108,24 +106,6 @@ def test_recorded_eval_joins_the_training_curve(short_run, sot_eval, tmp_path):
     without = plot_run(out, tmp_path / "without")[1]  # the original run has no eval.jsonl
     assert with_eval.stat().st_size > 10_000
     assert imread(with_eval).shape[1] > imread(without).shape[1]  # a fourth (eval) panel
-
-
-@pytest.mark.realdata
-def test_size_probe_cli_on_a_trained_checkpoint(short_run, sot_eval, tmp_path, capsys):
-    from sstrack_edge.evaluation.datasets import read_sot
-    from training.probe_size import main as probe_main
-
-    out, _ = short_run
-    seq = min(read_sot(sot_eval), key=len).name
-    assert probe_main([str(out / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--scales", "0.5,2",
-                       "--every", "10", "--json", str(tmp_path / "probe.json")]) == 0
-    ratios = json.loads((tmp_path / "probe.json").read_text())[seq]
-    assert set(ratios) == {"0.5", "2.0"} and all(np.isfinite(v) and v > 0 for v in ratios.values())
-    assert seq in capsys.readouterr().out
-    for bad in (["--scales", "0"], ["--every", "0"], ["--sequences", "no_such_sequence"]):
-        assert probe_main([str(out / "last.pt"), "--data", str(sot_eval), *bad]) == 2
-    assert probe_main([str(tmp_path / "missing.pt"), "--data", str(sot_eval)]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
 
 
 def test_backbone_lr_groups():
