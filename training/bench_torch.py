@@ -2,7 +2,7 @@
 ``sstrack_edge.reference_networks: torch-eager``, so the runtime never imports ``training``).
 
 :func:`torch_eager_runner` builds the card's network in torch eager FP32 with random weights (speed
-does not depend on weight values; a seed ensemble's card builds all its members) and returns ``run(template, search) -> (score, size, offset)``,
+does not depend on weight values) and returns ``run(template, search) -> (score, size, offset)``,
 the runner contract of ``sstrack_edge.backends.LoadedModel``.
 """
 
@@ -12,7 +12,6 @@ from dataclasses import fields
 
 import torch
 
-from training.models.ensemble import TrackerEnsemble
 from training.models.ostrack import ModelConfig, build_model
 
 OUTPUTS = ("score_map", "size_map", "offset_map")
@@ -24,8 +23,7 @@ def torch_eager_runner(card, threads: int):
     known = {f.name for f in fields(ModelConfig)}  # the card's architecture also records macs/params
     cfg = ModelConfig.from_dict({k: v for k, v in card.architecture.items() if k in known})
     cfg = cfg.for_full_state_dict()  # random weights: no stem init file needed
-    members = int(card.architecture.get("ensemble_members", 1))
-    net = (TrackerEnsemble([build_model(cfg) for _ in range(members)]) if members > 1 else build_model(cfg)).eval()
+    net = build_model(cfg).eval()
 
     def run(template, search):
         with torch.inference_mode():

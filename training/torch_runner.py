@@ -3,7 +3,7 @@
 Checkpoints, settings and candidates are chosen by tracking validation clips with exactly what
 ships: :class:`sstrack_edge.Tracker` (crops, Hann window, decoding, size smoothing, lost logic and
 re-detection, all from the card), with the network call done by torch instead of ONNX Runtime or
-OpenVINO. :func:`torch_model` wraps an ``OSTrack`` (or a seed ensemble) in a
+OpenVINO. :func:`torch_model` wraps an ``OSTrack`` in a
 :class:`sstrack_edge.backends.LoadedModel` whose card is the one an export would write
 (:func:`training.export.package.build_card`), so the card's ``inference`` settings apply as they
 would in the field; ``inference`` overrides them (e.g. a card's tuned settings).

@@ -43,9 +43,7 @@ def _resolve(path: Path) -> Path:
 def validate(config: str | Path, checkpoints: list[Path], starts: int | None = None,
              inference: dict[str, Any] | None = None) -> dict[str, Any]:
     from sstrack_edge.evaluation.datasets import load_dataset
-    from training.evaluate import evaluate_tracker
-    from training.models.checkpoints import load_tracker
-    from training.torch_runner import torch_tracker
+    from training.evaluate import checkpoint_tracker, evaluate_tracker
     from training.train_config import load_config
 
     cfg = load_config(config)
@@ -57,8 +55,8 @@ def validate(config: str | Path, checkpoints: list[Path], starts: int | None = N
     starts = starts or v.starts
     rows = []
     for ck in checkpoints:
-        model, info = load_tracker(_resolve(ck))
-        res = evaluate_tracker(torch_tracker(model, settings), seqs, starts=starts)
+        tracker, info = checkpoint_tracker(_resolve(ck), settings)
+        res = evaluate_tracker(tracker, seqs, starts=starts)
         rows.append({"checkpoint": str(ck), "epoch": info.get("epoch"), "auc": res["auc"],
                      "precision20": res["precision20"], "segments": res["sequences"],
                      "per_clip": {k: r["auc"] for k, r in res["per_sequence"].items()}})

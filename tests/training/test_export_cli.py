@@ -124,13 +124,14 @@ def test_exclusions_reach_the_quantizer(train_videos, tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_size_smoothing_travels_in_the_card_and_the_torch_loop_matches_the_runtime(sot_eval, tmp_path, capsys):
+def test_size_smoothing_travels_in_the_card_and_the_torch_runner_matches_the_export(sot_eval, tmp_path, capsys):
     import warnings
 
     from sstrack_edge import Tracker
     from sstrack_edge.errors import UntrainedModelWarning
     from sstrack_edge.evaluation.datasets import read_sot
-    from training.evaluate import load_tracker, track_sequence
+    from sstrack_edge.evaluation.tracking_runs import run_offline
+    from training.evaluate import checkpoint_tracker
 
     torch.manual_seed(7)
     cfg = ModelConfig(depth=1, embed_dim=32, num_heads=2, head_channels=16)
@@ -147,19 +148,17 @@ def test_size_smoothing_travels_in_the_card_and_the_torch_loop_matches_the_runti
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
         runtime = Tracker(out, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0)
-    runtime.init(seq.read_frame(0), seq.init_box)
-    torch_loop = load_tracker(ckpt, size_update_rate=0.3)
-    torch_loop.init(seq.read_frame(0), seq.init_box)
-    for i in range(1, n):
-        # one decode + smoothing rule in both loops, compared frame by frame from the same previous
-        # box: over a whole run, last-bit differences move a crop pixel by one uint8 step now and then
-        # and the two trajectories drift apart (0.57 px after 11 frames on an Intel host)
-        torch_loop.box = np.asarray(runtime.result.bbox if i > 1 else seq.init_box, dtype=np.float64)
-        expected, got = runtime.update(seq.read_frame(i))[1], torch_loop.update(seq.read_frame(i))[0]
-        np.testing.assert_allclose(got, expected, atol=0.01, err_msg=f"frame {i}")
+    torch_runner, _ = checkpoint_tracker(ckpt, {"size_update_rate": 0.3, "lost_threshold": 0.0})
+    assert torch_runner.card.inference == {**card.inference, "lost_threshold": 0.0}
+    for tracker in (runtime, torch_runner):
+        tracker.init(seq.read_frame(0), seq.init_box)
+    # one loop, two runners, from the same state (over a whole run, last-bit differences move a crop
+    # pixel by one uint8 step now and then and the trajectories drift apart: 0.57 px after 11 frames)
+    np.testing.assert_allclose(torch_runner.update(seq.read_frame(1))[1], runtime.update(seq.read_frame(1))[1],
+                               atol=0.01)
     seq.frames, seq.ground_truth = seq.frames[:n], seq.ground_truth[:n]
-    smoothed = track_sequence(load_tracker(ckpt, size_update_rate=0.3), seq)[1:]
-    raw = track_sequence(load_tracker(ckpt), seq)[1:]
+    smoothed = run_offline(checkpoint_tracker(ckpt, {"size_update_rate": 0.3, "lost_threshold": 0.0})[0], seq).boxes[1:]
+    raw = run_offline(checkpoint_tracker(ckpt, {"lost_threshold": 0.0})[0], seq).boxes[1:]
     assert np.abs(np.diff(smoothed[:, 2:], axis=0)).max() < np.abs(np.diff(raw[:, 2:], axis=0)).max()
     for bad, message in (("size_update_rate=2", "size_update_rate must be null or a number in"),
                          ("max_serch_factor=6", "not a card inference key")):

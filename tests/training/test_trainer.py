@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,17 +65,24 @@ def test_plot_writes_pngs(short_run, tmp_path):
 
 
 @pytest.mark.realdata
-def test_evaluate_checkpoint_tracks_a_real_sequence(short_run, sot_eval):
-    from training.evaluate import evaluate_checkpoint, load_tracker, track_sequence
+def test_evaluate_checkpoint_tracks_a_real_sequence_through_the_runtime_loop(short_run, sot_eval):
+    from sstrack_edge import Tracker
     from sstrack_edge.evaluation.datasets import read_sot
+    from sstrack_edge.evaluation.tracking_runs import run_offline
+    from training.evaluate import checkpoint_tracker, evaluate_checkpoint
 
     out, _ = short_run
     seq = min(read_sot(sot_eval), key=len)
-    res = evaluate_checkpoint(out / "last.pt", sot_eval, sequences=[seq.name])
-    assert res["sequences"] == 1 and res["frames"] == len(seq)
-    assert 0.0 <= res["auc"] <= 100.0 and 0.0 <= res["precision20"] <= 100.0
-    tracker = load_tracker(out / "last.pt")
-    pred = track_sequence(tracker, seq)
+    res = evaluate_checkpoint(out / "last.pt", sot_eval, sequences=[seq.name], inference={"lost_threshold": 0.0})
+    assert res["sequences"] == 1 and res["frames"] == len(seq) and res["epoch"] == 3
+    assert 0.0 < res["auc"] <= 100.0 and 0.0 <= res["precision20"] <= 100.0
+    assert res["inference"]["lost_threshold"] == 0.0
+    # every frame reported lost scores as a failure, as in sstrack-edge eval
+    lost = evaluate_checkpoint(out / "last.pt", sot_eval, sequences=[seq.name], inference={"lost_threshold": 1.0})
+    assert lost["auc"] == 0.0 and lost["precision20"] == 0.0
+    tracker, info = checkpoint_tracker(out / "last.pt", {"lost_threshold": 0.0})
+    assert isinstance(tracker, Tracker) and info["epoch"] == 3
+    pred = run_offline(tracker, seq).boxes
     h, w = seq.read_frame(0).shape[:2]
     assert (pred[1:, 2:] >= 10).all() and (pred[1:, 0] >= 0).all() and (pred[1:, 0] + pred[1:, 2] <= w + 1e-9).all()
     assert (pred[1:, 1] >= 0).all() and (pred[1:, 1] + pred[1:, 3] <= h + 1e-9).all()  # clip_box
@@ -94,8 +102,12 @@ def test_recorded_eval_joins_the_training_curve(short_run, sot_eval, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(out, run, ignore=shutil.ignore_patterns("tb"))
     seq = min(read_sot(sot_eval), key=len).name
-    assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--record"]) == 0
-    for bad in (["--size-update-rate", "1.5"], ["--sequences", "no_such_sequence"], ["--data", str(tmp_path / "none")]):
+    assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), "--sequences", seq, "--record",
+                          "--inference", "lost_patience=3", "--size-update-rate", "0.3", "--json", str(tmp_path / "e.json")]) == 0
+    settings = json.loads((tmp_path / "e.json").read_text())["inference"]
+    assert settings["lost_patience"] == 3 and settings["size_update_rate"] == 0.3
+    for bad in (["--size-update-rate", "1.5"], ["--inference", "max_serch_factor=6"], ["--inference", "lost_threshold=2"],
+                ["--sequences", "no_such_sequence"], ["--data", str(tmp_path / "none")]):
         assert evaluate_main([str(run / "last.pt"), "--data", str(sot_eval), *bad]) == 2  # message, no traceback
     assert evaluate_main([str(tmp_path / "missing.pt"), "--data", str(sot_eval)]) == 2
     evals = read_eval_log(run)

@@ -1,15 +1,13 @@
 """``sstrack-export``: checkpoint (or a random network) -> model directory with card and INT8 variants.
 
-    sstrack-export (--checkpoint CKPT [CKPT ...] | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
+    sstrack-export (--checkpoint CKPT | --random) [--config CFG.yaml] [--arch key=value ...] --out DIR
                    [--quantize int8-dynamic,int8-static,openvino-int8] [--calib-root ../shared/data/sot/train_videos]
                    [--calib-sequences A,B] [--calib-pairs N] [--compare-pairs N] [--exclude VARIANT=ITEMS]
                    [--inference key=value ...] --name NAME
 
 ``--checkpoint`` takes this project's training checkpoint (``model_config`` + ``model``, written by
 ``sstrack-train``) or an official OSTrack/SSTrack file (``net``/``model`` with ``backbone.*`` and
-``box_head.*``; give ``--arch num_heads=N``, heads are not in the weights). Several checkpoints of
-one architecture export a seed ensemble: one graph whose maps are the means of the members' maps
-(training.models.ensemble). ``--config`` is a YAML
+``box_head.*``; give ``--arch num_heads=N``, heads are not in the weights). ``--config`` is a YAML
 with ModelConfig fields, either top-level or under ``model:`` (a training config works).
 ``--random`` exports an untrained network (``trained: false``): for speed and plumbing only.
 ``--inference`` sets the card's tracker defaults (``size_update_rate=0.3``, ``max_search_factor=6``);
@@ -116,22 +114,10 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def ensemble_training_summary(members: list[dict[str, Any]]) -> dict[str, Any]:
-    """One card entry for a seed ensemble: every field the members share, ``pairs_seen`` summed (the
-    training budget of the whole ensemble), and each member's own summary under ``members``."""
-    if not all(members):
-        return {"members": members}
-    shared = {k: v for k, v in members[0].items()
-              if k not in ("pairs_seen", "epochs", "final_train_mean_iou", "validation")
-              and all(m.get(k) == v for m in members)}
-    return {**shared, "pairs_seen": sum(m["pairs_seen"] for m in members), "members": members}
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sstrack-export", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", type=Path, nargs="+",
-                     help="training checkpoint or official OSTrack/SSTrack .pth; several: a seed ensemble")
+    src.add_argument("--checkpoint", type=Path, help="training checkpoint or official OSTrack/SSTrack .pth")
     src.add_argument("--random", action="store_true", help="export a randomly initialised, UNTRAINED network")
     p.add_argument("--config", type=Path, help="YAML with ModelConfig fields (top level or under 'model:')")
     p.add_argument("--arch", nargs="*", default=[], metavar="KEY=VALUE", help="ModelConfig overrides")
@@ -199,24 +185,13 @@ def _run(args) -> int:
         print(f"{bar}\n!! sstrack-export --random: this network is UNTRAINED (random weights). Its boxes are\n"
               f"!! meaningless; the card says trained: false. Use it for speed or plumbing tests only.\n{bar}",
               file=sys.stderr)
-    elif len(args.checkpoint) == 1:
-        ckpt = args.checkpoint[0]
+    else:
+        ckpt = args.checkpoint
         model, info = load_tracker(ckpt, base or None, over)
         trained = True
         source = {"path": str(ckpt), "sha256": sha256_file(ckpt), "trained": True,
                   "notes": f"config {info['config_source']}; epoch {info.get('epoch')}; load {info['report']}"}
         metrics["training"] = training_summary(info)
-    else:
-        from ..models.ensemble import load_ensemble
-
-        model, infos = load_ensemble(args.checkpoint, base or None, over)
-        trained = True
-        source = {"path": [str(c) for c in args.checkpoint], "sha256": [sha256_file(c) for c in args.checkpoint],
-                  "trained": True,
-                  "notes": f"seed ensemble of {len(infos)} checkpoints (mean of their output maps); " + "; ".join(
-                      f"member {i}: config {inf['config_source']}, epoch {inf.get('epoch')}"
-                      for i, inf in enumerate(infos))}
-        metrics["training"] = ensemble_training_summary([training_summary(inf) for inf in infos])
     cfg = model.cfg
     calib = compare = None
     if names:
@@ -241,9 +216,7 @@ def _run(args) -> int:
         openvino=not args.no_openvino, quantize=names, calibration=calib, compare_pairs=compare,
         compare_threads=args.threads, exclude=exclude or None, metrics=metrics, inference=inference,
     )
-    members = card.architecture.get("ensemble_members", 1)
-    print(f"wrote {args.out} ({card.name}, trained={card.trained}, "
-          f"{f'{members} members x ' if members > 1 else ''}{cfg.depth} blocks x {cfg.embed_dim}, "
+    print(f"wrote {args.out} ({card.name}, trained={card.trained}, {cfg.depth} blocks x {cfg.embed_dim}, "
           f"{card.architecture['macs'] / 1e9:.3f} GMACs)")
     for v in card.variants:
         m = v.metrics

@@ -9,7 +9,6 @@ from typing import Any, Sequence
 from sstrack_edge.backends import check_card
 from sstrack_edge.model_card import CropSpec, ModelCard, Variant, sha256_file
 
-from ..models.ensemble import member_count
 from ..models.ostrack import OSTrack, count_macs
 from .onnx_export import INPUT_NAMES, OUTPUT_NAMES, export_onnx
 
@@ -64,10 +63,6 @@ def export_model(
     metrics: dict[str, Any] | None = None,
 ) -> ModelCard:
     """Export ``model`` into ``out_dir`` and write its model card; returns the card.
-
-    ``model`` is an ``OSTrack`` or a :class:`training.models.ensemble.TrackerEnsemble` (one graph
-    averaging its members' maps; the card's ``architecture`` then records ``ensemble_members`` and
-    MACs / parameters of all members together).
 
     ``quantize`` names INT8 variants to add (``int8-dynamic``, ``int8-static``, ``openvino-int8``);
     static variants need ``calibration`` (a :class:`training.export.calibration.CalibrationSet`).
@@ -168,12 +163,7 @@ def build_card(model, name: str, inference: dict[str, Any] | None = None, opset:
 
 
 def _architecture(model) -> dict[str, Any]:
-    n = member_count(model)
-    arch = {**model.cfg.to_dict(), "macs": n * count_macs(model.cfg),
-            "params": sum(p.numel() for p in model.parameters())}
-    if n > 1:
-        arch["ensemble_members"] = n  # the graph runs n networks of this config and averages their maps
-    return arch
+    return {**model.cfg.to_dict(), "macs": count_macs(model.cfg), "params": sum(p.numel() for p in model.parameters())}
 
 
 def _gate_int8(card: ModelCard, out_dir: Path, calibration, compare_pairs, threads: int) -> None:

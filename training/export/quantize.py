@@ -140,43 +140,18 @@ def quantize_static_int8(fp32: Path, out: Path, calibration, exclude: Sequence[s
 
 
 # ------------------------------------------------------------------------ OpenVINO / NNCF
-def _weights_signature(model, node) -> tuple:
-    """What a node computes apart from its data input: op type, attributes and weight bytes."""
-    from onnx import numpy_helper
-
-    inits = {i.name: i for i in model.graph.initializer}
-    alias = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Identity"}  # the exporter's
-    names = []  # way of sharing one initializer between identical weights
-    for name in node.input:
-        while name in alias and name not in inits:
-            name = alias[name]
-        names.append(name)
-    weights = tuple(numpy_helper.to_array(inits[i]).tobytes() for i in names if i in inits)
-    return node.op_type, tuple(a.SerializeToString() for a in node.attribute), weights
-
-
-def _ov_ignored_scope(ov_model, onnx_excluded: list[str], onnx_model=None):
+def _ov_ignored_scope(ov_model, onnx_excluded: list[str]):
     """NNCF ignored scope from ONNX node names. OpenVINO keeps them as friendly names after conversion
     (a Conv with bias becomes ``<name>/WithoutBiases`` + an Add named ``<name>``); every excluded ONNX
-    node must be found, so the scope cannot silently miss. One exception, with ``onnx_model``: a node
-    OpenVINO merged into an identical one (same op, attributes and weights on the same input: the
-    frozen stem layers that every member of a seed ensemble shares) is covered by its twin's entry."""
+    node must be found, so the scope cannot silently miss."""
     import nncf
 
     weighted = [op.get_friendly_name() for op in ov_model.get_ops()
                 if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul")]  # group: depthwise
-    found, missing, hits = [], [], {}
+    found, missing = [], []
     for n in onnx_excluded:
         hit = [f for f in weighted if f == n or f.startswith(n + "/")]
         (found.extend(hit) if hit else missing.append(n))
-        hits[n] = bool(hit)
-    if missing and onnx_model is not None:
-        nodes = {nd.name: nd for nd in onnx_model.graph.node}
-        present = {_weights_signature(onnx_model, nodes[n]) for n, ok in hits.items() if ok and n in nodes}
-        merged = [n for n in missing if n in nodes and _weights_signature(onnx_model, nodes[n]) in present]
-        if merged:
-            log.info("OpenVINO merged %d excluded node(s) into identical twins: %s", len(merged), merged[:4])
-        missing = [n for n in missing if n not in merged]
     if missing:
         raise ValueError(f"OpenVINO model has no (Group)Convolution/MatMul for ONNX nodes {missing[:4]}; "
                          f"cannot build the NNCF ignored scope")
@@ -188,10 +163,9 @@ def quantize_openvino_int8(fp32: Path, out_xml: Path, calibration, exclude: Sequ
     import onnx
     import openvino as ov
 
-    onnx_model = onnx.load(str(fp32))
-    excluded = select_nodes(onnx_model, exclude)
+    excluded = select_nodes(onnx.load(str(fp32)), exclude)
     ov_model = ov.convert_model(str(fp32))
-    scope, found = _ov_ignored_scope(ov_model, excluded, onnx_model)
+    scope, found = _ov_ignored_scope(ov_model, excluded)
     feeds = list(calibration.inputs())
     data = nncf.Dataset(feeds)
     kw = dict(model_type=nncf.ModelType.TRANSFORMER, subset_size=len(feeds), ignored_scope=scope,
