@@ -311,17 +311,29 @@ def _loadavg() -> float | None:
         return None
 
 
-def machine_info() -> dict:
-    info = {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version()}
+def cpu_model() -> str:
+    """The CPU model: ``model name`` of /proc/cpuinfo, else the processor name ``platform`` gives
+    ('' when neither says)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
-        info["cpu"] = platform.processor()
-    info["logical_cpus"] = os.cpu_count()
+        pass
+    return platform.processor()
+
+
+def cpu_name() -> str:
+    """The CPU model with the architecture, e.g. ``AMD EPYC 7B13 (x86_64)``: the key the FPS gate's
+    expected ratios are recorded under (benchmarks/gate/baseline.json) and the CPU a card's peers
+    table names."""
+    return f"{cpu_model() or 'unknown CPU'} ({platform.machine()})"
+
+
+def machine_info() -> dict:
+    info = {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
+            "cpu": cpu_model(), "logical_cpus": os.cpu_count()}
     versions = {}
     for mod in ("onnxruntime", "openvino", "cv2", "numpy", "torch"):
         try:

@@ -23,9 +23,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from sstrack_edge.evaluation.speed_gate import (  # noqa: E402
-    GateBaseline, ReferenceShape, ReferenceWorkload, SlowedDown, check_ratio, cpu_name, measure_ratios,
+from speed_gate import (  # noqa: E402  (this folder: the script's own directory is on sys.path)
+    GateBaseline, ReferenceShape, ReferenceWorkload, SlowedDown, check_ratio, measure_ratios,
 )
+
+from sstrack_edge.bench import cpu_name  # noqa: E402
 
 TINY_ARCH = dict(depth=2, embed_dim=64, num_heads=2, head_channels=32)  # = tests/conftest.py
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# = sstrack_edge.paths.shared_root(), repeated: this script runs on the standard library alone
 SHARED = Path(os.environ.get("SSTRACK_SHARED", REPO.parent / "shared"))
 SETUP_SH = SHARED / "tools" / "arm64-emu" / "setup.sh"
 LAYOUT_VERSION = "2"  # bump when what this file adds to setup.sh's output changes

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from sstrack_edge.evaluation.speed_gate import cpu_name
+from sstrack_edge.bench import cpu_name
 from sstrack_edge.model_card import ModelCard, ModelFileError
 
 MODES = ("offline", "streaming")

@@ -8,17 +8,18 @@ takes the median of each over several rounds, and compares ``median(update) / me
 with a committed expected ratio (``benchmarks/gate/baseline.json``): the gate fails when the
 ratio exceeds ``expected * (1 + tolerance)``. The ratio compares two kinds of code (a conv stem +
 attention against plain GEMMs), so it depends on the CPU: the baseline keeps one expected ratio
-per CPU model (:func:`cpu_name`; 5.58 recorded on AMD EPYC and 6.51 on an Intel Xeon for the same
-model), and a CPU without one has no expectation to gate against.
+per CPU model (:func:`sstrack_edge.bench.cpu_name`; 5.58 recorded on AMD EPYC and 6.51 on an Intel
+Xeon for the same model), and a CPU without one has no expectation to gate against.
 
 The tracker must run on a fixed thread count (1, OpenCV included) for the ratio to be meaningful.
+CI-gate code, not part of the runtime package: imported by tests/perf/test_fps_gate.py and
+benchmarks/gate/gate_noise.py (``from speed_gate import ...`` with this folder on ``sys.path``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -180,10 +181,6 @@ def measure_ratios(
     return {name: timer.ratio(name) for name in targets}
 
 
-def measure_ratio(target: Callable[[], object], reference: Callable[[], object], **kwargs) -> RatioMeasurement:
-    return measure_ratios({"target": target}, reference, **kwargs)["target"]
-
-
 class SlowedDown:
     """Wrap a callable so each call costs ``1 + fraction`` times as much (CPU busy work).
 
@@ -223,24 +220,10 @@ def check_ratio(measured: float, expected: float, tolerance: float) -> GateVerdi
     return GateVerdict(bool(measured <= limit), float(measured), float(expected), float(limit))
 
 
-def cpu_name() -> str:
-    """The CPU model the gate's expected ratio is recorded for: ``model name`` of /proc/cpuinfo (the
-    processor name elsewhere), with the architecture, e.g. ``AMD EPYC (x86_64)``."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu or 'unknown CPU'} ({platform.machine()})"
-
-
 @dataclass(frozen=True)
 class GateBaseline:
     """The committed expectation (``benchmarks/gate/baseline.json``): what is gated and how, and per
-    CPU model (:func:`cpu_name`) the expected ratio with how it was measured."""
+    CPU model (:func:`sstrack_edge.bench.cpu_name`) the expected ratio with how it was measured."""
 
     tolerance: float  # fail above ratio * (1 + tolerance)
     model: str  # what was gated (e.g. "tiny random network (tests/conftest.py TINY_ARCH)")
@@ -249,11 +232,11 @@ class GateBaseline:
     reference: dict
     rounds: int
     calls: int
-    machines: dict = field(default_factory=dict)  # cpu_name() -> {"ratio", "repeats", "min", "max", "date", ...}
+    machines: dict = field(default_factory=dict)  # bench.cpu_name() -> {"ratio", "repeats", "min", "max", "date", ...}
     precision: str = "fp32"  # Tracker(precision=...) of the gated variant
 
     def ratio_for(self, cpu: str) -> float | None:
-        """Expected ratio on ``cpu`` (a :func:`cpu_name`), None when none was recorded for it."""
+        """Expected ratio on ``cpu`` (a :func:`sstrack_edge.bench.cpu_name`), None when none was recorded for it."""
         entry = self.machines.get(cpu)
         return None if entry is None else float(entry["ratio"])
 
