@@ -192,11 +192,3 @@ def got10k_scores(ious_per_sequence: list[np.ndarray]) -> tuple[float, float, fl
     if pooled.size == 0:
         raise ValueError("no frames to score")
     return float(pooled.mean()), float((pooled > 0.5).mean()), float((pooled > 0.75).mean())
-
-
-def fps_from_times(times: np.ndarray) -> float:
-    """Frames per second of tracking: frames after the first / their summed time (init excluded)."""
-    t = np.asarray(times, dtype=np.float64)[1:]
-    t = t[np.isfinite(t)]
-    total = float(t.sum())
-    return float(len(t) / total) if total > 0 else float("nan")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -32,12 +32,6 @@ from sstrack_edge.paths import shared_root
 
 class TrackerSpecError(ValueError):
     """A tracker name cannot be resolved (unknown name, missing model files, missing runtime)."""
-
-
-class EvaluatedTracker(Protocol):
-    def init(self, frame: np.ndarray, box) -> Any: ...
-
-    def update(self, frame: np.ndarray) -> tuple[bool, Any]: ...
 
 
 SSTRACK_BACKENDS = ("auto", "onnxruntime", "openvino")

@@ -112,6 +112,16 @@ def test_card_that_is_not_json(model_copy, load):
         load(model_copy)
 
 
+def test_older_card_with_the_unread_min_size_still_loads(model_copy, load, make_tracker):
+    """Cards written before ``inference.min_size`` was dropped (it was never read) keep working."""
+    _edit_card(model_copy, lambda d: d["inference"].update(min_size=10))
+    assert load(model_copy, backend="onnxruntime", precision="fp32").card.inference["min_size"] == 10
+    frame = np.random.default_rng(0).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    tracker = make_tracker(model_copy, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0)
+    tracker.init(frame, (60.0, 40.0, 20.0, 30.0))
+    assert tracker.update(frame)[0]
+
+
 # ------------------------------------------------------------------------------ variant choice
 @pytest.fixture(scope="module")
 def card(tiny_model_dir):

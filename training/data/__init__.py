@@ -8,7 +8,7 @@ Public API (see docs/training-data.md):
 * ``FramePair``, ``IntervalSampler``, ``RandomSampler``, ``estimate_random_bin_probs``
   (:mod:`training.data.sampler`).
 * ``CropSizes``, ``ProcessingConfig``, ``PairProcessor`` (:mod:`training.data.processing`).
-* ``PairDataset``, ``EpochSampler``, ``SampleKey``, ``BinStats`` (:mod:`training.data.pairs`).
+* ``PairDataset``, ``EpochSampler``, ``SampleKey`` (:mod:`training.data.pairs`).
 """
 
 from training.data.bins import BinConfig

@@ -19,7 +19,7 @@ relies on re-creating workers every epoch, RECIPE.md 1.3). Call ``set_epoch`` an
 Statistics. Workers hold their own copies of the sampler, so counters kept there never reach the
 trainer; instead every sample reports ``bin``, ``redraws`` (rejected draws before it: videos that
 could not fill the bin, rejected crops, unreadable frames) and ``skipped_frames`` (unreadable
-frames), and :class:`BinStats` sums them over the batches of an epoch.
+frames), and the trainer sums them over the batches of an epoch.
 """
 
 from __future__ import annotations
@@ -232,26 +232,3 @@ class EpochSampler(Sampler):
         epoch, q = self.dataset.epoch, self.dataset.bin_probs
         for j in range(len(self)):
             yield SampleKey(epoch, self.rank + j * self.world_size, q)
-
-
-class BinStats:
-    """Sums per-bin sample counts, redraws and skipped frames over the batches of an epoch."""
-
-    def __init__(self, num_bins: int):
-        self.num_bins = int(num_bins)
-        self.reset()
-
-    def reset(self) -> None:
-        self.samples = np.zeros(self.num_bins, dtype=np.int64)
-        self.redraws = np.zeros(self.num_bins, dtype=np.int64)
-        self.skipped_frames = 0
-
-    def update(self, batch: dict) -> None:
-        b = torch.as_tensor(batch["bin"]).reshape(-1).numpy()
-        self.samples += np.bincount(b, minlength=self.num_bins)
-        r = torch.as_tensor(batch["redraws"]).reshape(-1).numpy()
-        self.redraws += np.bincount(b, weights=r, minlength=self.num_bins).astype(np.int64)
-        self.skipped_frames += int(torch.as_tensor(batch["skipped_frames"]).sum())
-
-    def as_dict(self) -> dict:
-        return {"samples": self.samples.tolist(), "redraws": self.redraws.tolist(), "skipped_frames": self.skipped_frames}

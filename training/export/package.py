@@ -25,7 +25,6 @@ INFERENCE_DEFAULTS: dict[str, Any] = {
     "hann_window": True,
     "lost_threshold": 0.25,
     "clip_margin": 10,
-    "min_size": 10,
     "search_growth_when_lost": 1.25,
     "max_search_factor": 8.0,
     "size_update_rate": None,  # None: each detection's size as is (OSTrack); see sstrack_edge.tracker
