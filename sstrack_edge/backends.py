@@ -7,10 +7,13 @@ of its files and compiles it once. The returned :class:`LoadedModel` can be shar
 
 Backend choice for ``backend="auto"`` (documented in docs/runtime.md):
 
-* precision: ``"auto"`` tries ``int8`` first, then ``fp32``; an int8 variant is only eligible when
-  the card marks it ``kept`` (it passed the export accuracy gate) and lists this platform;
 * backend order: OpenVINO first on x86-64 when the ``openvino`` package imports, then ONNX
   Runtime; elsewhere (ARM: OpenVINO runs INT8 in float "simulation" there) ONNX Runtime first;
+* within a backend, precision ``"auto"`` tries ``int8`` first, then ``fp32``; an int8 variant is
+  only eligible when the card marks it ``kept`` (it passed the export accuracy gate: faster than
+  that backend's FP32, within 1 AUC point of FP32) and lists this platform. Backend before
+  precision: on x86 OpenVINO FP32 outran ONNX Runtime's INT8 variant of the default model
+  (benchmarks/RESULTS.md), so a rejected OpenVINO INT8 falls back to OpenVINO FP32;
 * within one backend x precision the first kept variant in the card's ``variants`` list wins.
 
 ``precision="bf16"`` is an explicit opt-in, never chosen by ``auto``: the OpenVINO FP32 variant
@@ -161,8 +164,8 @@ def select_variant(
             raise ValueError("precision 'bf16' is an OpenVINO option; use backend='openvino' or 'auto'")
         backends, precision = ["openvino"], "fp32"
     precisions = ["int8", "fp32"] if precision == "auto" else [precision]
-    for p in precisions:
-        for b in backends:
+    for b in backends:
+        for p in precisions:
             for v in card.variants:
                 if v.kept and v.backend == b and v.precision == p and machine in v.platforms:
                     return v

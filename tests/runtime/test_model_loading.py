@@ -146,6 +146,19 @@ def test_auto_precision_prefers_kept_int8_for_this_platform(card):
     assert backends.select_variant(arm_only, "onnxruntime", machine="aarch64").precision == "int8"
 
 
+def test_auto_prefers_the_backend_before_the_precision(card):
+    """A rejected OpenVINO INT8 falls back to OpenVINO FP32, not to ONNX Runtime's INT8."""
+    ov = backends.select_variant(card, "openvino", "fp32")
+    ort = backends.select_variant(card, "onnxruntime", "fp32")
+    ort_int8 = replace(ort, name="int8-dynamic", precision="int8")
+    ov_int8 = replace(ov, name="openvino-int8", precision="int8", kept=False)
+    both = replace(card, variants=[ort, ov, ort_int8, ov_int8])
+    assert backends.select_variant(both, machine="x86_64", have_openvino=True).name == ov.name
+    assert backends.select_variant(both, machine="x86_64", have_openvino=False).name == "int8-dynamic"
+    kept = replace(card, variants=[ort, ov, ort_int8, replace(ov_int8, kept=True)])
+    assert backends.select_variant(kept, machine="x86_64", have_openvino=True).name == "openvino-int8"
+
+
 def test_unavailable_requests(card, load, tiny_model_dir):
     no_int8 = replace(card, variants=[v for v in card.variants if v.precision == "fp32"])
     with pytest.raises(BackendUnavailableError, match="no kept variant"):
