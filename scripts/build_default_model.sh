@@ -4,10 +4,11 @@
 #   1. export ONNX FP32 + OpenVINO IR + INT8 candidates (ORT dynamic, ORT static QDQ, OpenVINO NNCF,
 #      static ones calibrated on training clips), with the tracker settings chosen on the validation
 #      clips (SSTRACK_INFERENCE);
-#   2. score it on the validation clips, TRE-10 through the runtime (metrics.held_out_tre);
-#   3. keep an INT8 variant only if it is faster than FP32 and within 1.0 AUC point of it, either
+#   2. keep an INT8 variant only if it is faster than FP32 and within 1.0 AUC point of it, either
 #      way, on the validation clips (TRE-5); delete the rest (their numbers stay in the card);
-#   4. report it next to the OpenCV peers on the eval sequences, offline and streaming, in one run.
+#   3. score what Tracker() now picks on the validation clips, TRE-10 (metrics.held_out_tre);
+#   4. report it next to the OpenCV peers on the eval sequences, offline and streaming, in one run:
+#      Tracker() with OpenVINO installed, on ONNX Runtime alone (a plain `pip install .`), ORT FP32.
 #   bash scripts/build_default_model.sh CHECKPOINT [OUT_DIR]     (inside .venv, torch installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,9 @@ rm -rf "$OUT" "$RUNS"   # the gate and the eval resume from result files: never 
 sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default \
     --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$VIDEOS" --calib-sequences "$CALIB" \
     --threads 1 --inference $INFERENCE
-python -m training.export.held_out_tre "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 10 --update-card
 python -m training.export.accuracy_gate "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 5 \
     --out "$RUNS/int8_gate" --threads 1 --update-card --prune
+python -m training.export.held_out_tre "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 10 --update-card
 sstrack-edge eval "$SHARED/data/sot/eval" --threads 2 --out "$RUNS/eval" --quiet \
-    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime:fp32,opencv:vit,opencv:nano,opencv:csrt"
+    --trackers "sstrack:$OUT,sstrack:$OUT:onnxruntime,sstrack:$OUT:onnxruntime:fp32,opencv:vit,opencv:nano,opencv:csrt"
 python -m training.export.peers_table "$OUT" "$RUNS/eval/summary.json"

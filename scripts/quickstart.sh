@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The main job (README "Two commands"): install into .venv, then track a real clip and write an
-# annotated video + the boxes under runs/quickstart/.
+# The main job (README "Two commands"): install the runtime with OpenVINO (no torch) into .venv,
+# then track a real clip and write an annotated video + the boxes under runs/quickstart/.
 #   - model: $SSTRACK_MODEL if set, else the bundled default model (models/default).
 #   - clip: ../shared/data/sot/eval/$SEQ (real frames, first ground-truth box); without ../shared,
 #     the synthetic clip of `sstrack-edge demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh
+if [ ! -x .venv/bin/python ]; then
+  "${PYTHON:-python3}" -m venv .venv
+fi
 . .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e ".[openvino]"   # editable, like scripts/setup_env.sh: the two share .venv
 OUT=runs/quickstart
 mkdir -p "$OUT"
-SHARED=${SSTRACK_SHARED:-../shared}
+SHARED=$(python -c "from sstrack_edge.paths import shared_root; print(shared_root())")
 
 MODEL=${SSTRACK_MODEL:-$(python -c "import sstrack_edge.backends as b; print(b.default_model_dir())")}
 echo "model: $MODEL"

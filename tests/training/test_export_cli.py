@@ -41,6 +41,7 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
                  "data": {"samples_per_epoch": 64, "datasets": [{"kind": "folder", "root": "r", "weight": 3,
                                                                   "options": {"exclude": ["v"]}}]},
                  "schedule": {"sampler": "interval", "gradient_scaling": True}, "optim": {"lr": 4e-4},
+                 "pretrained": {"path": "../shared/peers/vittrack/net.onnx", "kind": "ostrack"},
                  "validation": {"root": "r", "sequences": ["v"], "every": 1}}
     torch.save({"format": "sstrack-train-checkpoint", "version": 1, "epoch": 3, "config": train_cfg,
                 "metrics": {"mean_iou": 0.71234, "val_auc": 41.234}, "world_size": 2,
@@ -57,6 +58,7 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
     assert t["final_train_mean_iou"] == 0.7123
     assert t["datasets"] == [{"kind": "folder", "root": "r", "weight": 3, "options": {"exclude": ["v"]}}]
     assert t["epochs_planned"] == 5  # chosen by validation: epoch 3 of 5
+    assert t["initialisation"] == "../shared/peers/vittrack/net.onnx"  # what the weights started from
     assert t["validation"] == {"root": "r", "sequences": ["v"], "auc": 41.23, "best": {"epoch": 3, "val_auc": 41.234}}
     z = np.random.default_rng(0).uniform(0, 255, (1, 3, 128, 128)).astype(np.float32)
     x = np.random.default_rng(1).uniform(0, 255, (1, 3, 256, 256)).astype(np.float32)

@@ -104,6 +104,7 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
         "sampler": sched.get("sampler"), "gradient_scaling": sched.get("gradient_scaling"),
         "final_train_mean_iou": round(float(last["mean_iou"]), 4) if "mean_iou" in last else None,
         "optim": cfg.get("optim"),
+        "initialisation": (cfg.get("pretrained") or {}).get("path"),  # None: trained from scratch
     }
     val = cfg.get("validation")
     if val:  # the checkpoint was chosen (or could be) by its score on held-out sequences
