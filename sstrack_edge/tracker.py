@@ -32,7 +32,7 @@ import numpy as np
 from . import geometry
 from .backends import LoadedModel, _load, check_lost_patience, check_size_update_rate
 from .errors import TrackerNotInitializedError
-from .frames import channels_of, check_box, check_frame
+from .frames import channels_of, check_box, check_frame, clip_to_frame
 from .model_card import ModelCard
 
 TRACKING, LOST, INITIALIZED = "tracking", "lost", "initialized"
@@ -119,6 +119,7 @@ class Tracker:
         self._growth = float(inf["search_growth_when_lost"])
         self._max_factor = float(inf["max_search_factor"])
         self._margin = float(inf["clip_margin"])
+        self._min_side = max(1, math.ceil(2 * self._margin))  # frames smaller than this are refused
         self._hann = geometry.hann2d(self._fs) if inf["hann_window"] else None
         self._hann_when_lost = bool(inf.get("hann_window_when_lost", False))
         self._patience = check_lost_patience(inf.get("lost_patience", 0) if lost_patience is None else lost_patience)
@@ -187,9 +188,10 @@ class Tracker:
 
     # ------------------------------------------------------------------- API
     def init(self, frame: np.ndarray, bbox: Sequence[float]) -> None:
-        """Start (or restart) tracking the object in ``bbox`` = ``(x, y, w, h)`` pixels of ``frame``."""
-        frame = check_frame(frame)
-        box = check_box(bbox, frame.shape)
+        """Start (or restart) tracking the object in ``bbox`` = ``(x, y, w, h)`` pixels of ``frame``.
+        The part of ``bbox`` outside the frame is clipped off; :attr:`result` reports the clipped box."""
+        frame = check_frame(frame, min_side=self._min_side)
+        box = clip_to_frame(check_box(bbox, frame.shape), frame.shape)
         t0 = time.perf_counter()
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         side = geometry.crop_side(box, self._template_factor)
@@ -214,7 +216,7 @@ class Tracker:
         t0 = time.perf_counter()
         if self._box is None:
             raise TrackerNotInitializedError("update() called before init(frame, bbox)")
-        frame = check_frame(frame)
+        frame = check_frame(frame, min_side=self._min_side)
         H, W = int(frame.shape[0]), int(frame.shape[1])
         if (H, W) != self._frame_hw:
             raise ValueError(

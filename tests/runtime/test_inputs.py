@@ -61,6 +61,10 @@ def test_bad_frames_raise_clear_errors(started, frame, exc, message):
         ((-50, 10, 20, 20), ValueError, "outside"),
         ((10, 250, 20, 20), ValueError, "outside"),
         (("a", 1, 2, 3), TypeError, "4 numbers"),
+        (("10", "10", "20", "20"), TypeError, "'10' \\(str\\) is not one"),
+        ((True, 10, 20, 20), TypeError, "True \\(bool\\) is not one"),
+        (np.array([1, 1, 1, 1], dtype=bool), TypeError, "bool"),
+        ((10, 10, None, 20), TypeError, "None"),
     ],
 )
 def test_bad_boxes_raise_clear_errors(tracker, real_clip, box, exc, message):
@@ -68,11 +72,49 @@ def test_bad_boxes_raise_clear_errors(tracker, real_clip, box, exc, message):
         tracker.init(real_clip[0][0], box)
 
 
-def test_box_partly_outside_is_accepted(tracker, real_clip):
+def test_box_partly_outside_is_clipped_to_the_frame(tracker, real_clip):
     frames, _ = real_clip
+    H, W = frames[0].shape[:2]
     tracker.init(frames[0], (-10, -10, 40, 40))
+    assert tracker.result.bbox == (0.0, 0.0, 30.0, 30.0)  # what is tracked is what is reported
     ok, box = tracker.update(frames[1])
     assert ok and all(np.isfinite(box))
+    tracker.init(frames[0], (0, 0, 1e9, 1e9))
+    assert tracker.result.bbox == (0.0, 0.0, float(W), float(H))
+    ok, (x, y, w, h) = tracker.update(frames[1])
+    assert 0 <= x and 0 <= y and x + w <= W and y + h <= H
+
+
+def test_int_and_numpy_boxes_are_accepted(tracker, real_clip):
+    frame = real_clip[0][0]
+    for box in ((10, 20, 30, 40), [10.0, 20, 30, 40], np.array([10, 20, 30, 40], np.int32),
+                (np.float32(10), np.int64(20), 30, 40)):
+        tracker.init(frame, box)
+        assert tracker.result.bbox == (10.0, 20.0, 30.0, 40.0)
+
+
+@pytest.mark.parametrize("side", [1, 5, 9, 19])
+def test_frames_smaller_than_twice_the_clip_margin_are_refused(tracker, side):
+    tiny = np.full((side, side, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match=f"{side}x{side} pixels; this model needs at least 20x20"):
+        tracker.init(tiny, (0, 0, 1, 1))
+
+
+def test_smallest_accepted_frame_tracks_inside_it(tracker, real_clip):
+    small = cv2.resize(real_clip[0][0], (20, 20))
+    tracker.init(small, (5, 5, 10, 10))
+    for _ in range(5):
+        ok, (x, y, w, h) = tracker.update(small)
+        assert 0 <= x and 0 <= y and x + w <= 20 + 1e-9 and y + h <= 20 + 1e-9
+
+
+def test_float_frames_get_the_conversion_that_fits_their_range(tracker):
+    unit = np.full((240, 360, 3), 0.5, np.float32)  # 0..1 data
+    with pytest.raises(TypeError, match=r"values are in 0\.\.1.*\* 255"):
+        tracker.init(unit, (10, 10, 20, 20))
+    wide = np.full((240, 360, 3), 200.0, np.float64)
+    with pytest.raises(TypeError, match=r"np\.clip\(frame, 0, 255\)"):
+        tracker.init(wide, (10, 10, 20, 20))
 
 
 def test_frame_size_change_asks_for_reinit(started, real_clip):

@@ -123,7 +123,7 @@ def compare_variants(
     threads: int = 1,
     rounds: int = 20,
     gate: Gate | None = None,
-    source: str | None = None,
+    source: str | dict | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Fill ``metrics`` and ``kept`` of the card's INT8 variants (``names``: default all int8) in place.
 

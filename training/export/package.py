@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,25 +104,32 @@ def export_model(
     return card
 
 
-def portable_paths(obj: Any) -> Any:
-    """``obj`` with every absolute path string made machine-independent: under the shared data root
-    -> ``../shared/...``, under the repository -> repository-relative, anything else -> its file
-    name. Cards ship: they must not carry the build machine's directories."""
+_ABS_PATH = re.compile(r"(?<![\w.~:/-])/[\w.+-]+(?:/[\w.+-]+)*")
+
+
+def _portable(path: str) -> str:
     from sstrack_edge.paths import REPO, shared_root
 
+    p = Path(path)
+    for base, prefix in ((shared_root().resolve(), "../shared"), (REPO.resolve(), "")):
+        try:
+            rel = p.resolve().relative_to(base).as_posix()
+        except ValueError:
+            continue
+        return f"{prefix}/{rel}" if prefix else rel
+    return p.name
+
+
+def portable_paths(obj: Any) -> Any:
+    """``obj`` with every absolute path made machine-independent, also inside longer strings: under
+    the shared data root -> ``../shared/...``, under the repository -> repository-relative, anything
+    else -> its file name. Cards ship: they must not carry the build machine's directories."""
     if isinstance(obj, dict):
         return {k: portable_paths(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(portable_paths(v) for v in obj)
-    if isinstance(obj, str) and obj.startswith("/") and "\n" not in obj and " " not in obj:
-        p = Path(obj)
-        for base, prefix in ((shared_root().resolve(), "../shared"), (REPO.resolve(), "")):
-            try:
-                rel = p.resolve().relative_to(base).as_posix()
-            except ValueError:
-                continue
-            return f"{prefix}/{rel}" if prefix else rel
-        return p.name
+    if isinstance(obj, str):
+        return _ABS_PATH.sub(lambda m: _portable(m.group(0)), obj)
     return obj
 
 
@@ -179,5 +187,5 @@ def _gate_int8(card: ModelCard, out_dir: Path, calibration, compare_pairs, threa
                 v.metrics["note"] = "not compared with FP32 (no crop pairs given): kept=false"
         save_card(card, out_dir)
         return
-    compare_variants(card, pairs, threads=threads, source=str(source))
+    compare_variants(card, pairs, threads=threads, source=source)
     save_card(card, out_dir)
