@@ -33,14 +33,6 @@ def card() -> ModelCard:
     return ModelCard.load(default_model_dir())
 
 
-def _strings(obj):
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in _strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in _strings(v)]
-    return [obj] if isinstance(obj, str) else []
-
-
 def test_default_model_is_trained_and_documented(card):
     assert card.root.name == "default" and card.trained
     names = [v.name for v in card.variants]
@@ -58,9 +50,8 @@ def test_default_model_is_trained_and_documented(card):
         card.metrics.get("training", {}))  # the initialisation is named
     peers = card.metrics["eval_vs_peers"]["trackers"]
     assert {"opencv:vit", "opencv:nano", "opencv:csrt"} <= set(peers)
-    card_json = json.loads((card.root / "model_card.json").read_text())
-    paths = [s for s in _strings(card_json) if re.search(r"(^|[\s'\"(])/\w", s)]
-    assert not paths, f"build-machine paths in the card: {paths[:3]}"
+    path = re.search(r"[\s'\"(]/\w[^'\"]*", (card.root / "model_card.json").read_text())
+    assert path is None, f"a build-machine path in the card: {path.group(0)}"
 
 
 def test_tracker_with_no_arguments_follows_a_real_target(sot_eval):
