@@ -28,5 +28,6 @@ rm -rf .venv-plain
 .venv-plain/bin/python -m pip install -q --upgrade pip
 .venv-plain/bin/python -m pip install -q . pytest
 REPO=$PWD
+export SSTRACK_SHARED=${SSTRACK_SHARED:-$(cd "$REPO/.." && pwd)/shared}  # the wheel cannot know where ../shared is
 (cd "$(mktemp -d)" && "$REPO/.venv-plain/bin/python" -m pytest "$REPO/tests/runtime" "$REPO/tests/evaluation" \
     --rootdir "$REPO" -p no:cacheprovider)

@@ -6,15 +6,16 @@ when it is absent. Set SSTRACK_SHARED to point elsewhere.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from sstrack_edge.paths import shared_root
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = shared_root()
+# from this file, not from the installed package: the plain-install run tests a wheel in site-packages
+SHARED = Path(os.environ.get("SSTRACK_SHARED", REPO.parent / "shared"))
 
 
 def _need(path: Path) -> Path:

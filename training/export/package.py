@@ -137,6 +137,8 @@ def save_card(card: ModelCard, directory: str | Path | None = None) -> None:
     """Write the card with portable paths (:func:`portable_paths`)."""
     card.metrics = portable_paths(card.metrics)
     card.source_checkpoint = portable_paths(card.source_checkpoint)
+    for v in card.variants:
+        v.metrics, v.quantization = portable_paths(v.metrics), portable_paths(v.quantization)
     card.save(directory if directory is not None else card.root)
 
 
