@@ -10,6 +10,9 @@ A checkpoint is one ``torch.save`` dict (``FORMAT = "sstrack-train-checkpoint"``
 
 Writes are atomic: a temp file in the same folder, ``fsync``, then ``os.replace`` (and an fsync
 of the folder), so a killed run leaves either the previous or the new checkpoint, never half.
+A run keeps ``checkpoints/epoch_NNNN.pt`` (the newest ``log.keep_checkpoints``) and ``last.pt`` /
+``best.pt`` hard-linked to one of them (``save_run_checkpoint``); ``load_run_checkpoint`` reads one
+back to resume.
 """
 
 from __future__ import annotations
@@ -97,3 +100,44 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def strip_module_prefix(state: dict) -> dict:
     """Remove DDP's ``module.`` prefix from state_dict keys."""
     return {(k[7:] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
+# ---------------------------------------------------------------- a run's checkpoint files
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+def run_checkpoint(path: str | os.PathLike, name: str = LAST) -> Path:
+    """A checkpoint file, or a run folder meaning its ``name`` (``last.pt`` unless told)."""
+    p = Path(path)
+    return p / name if p.is_dir() else p
+
+
+def save_run_checkpoint(run: str | os.PathLike, epoch: int, state: dict, best: bool = False, keep: int = 0) -> Path:
+    """Write ``RUN/checkpoints/epoch_N.pt`` and point ``last.pt`` (and ``best.pt`` when ``best``) at it;
+    keep the newest ``keep`` numbered files (0 keeps all)."""
+    run = Path(run)
+    path = atomic_save(state, epoch_checkpoint_path(run, epoch))
+    for name in [LAST] + ([BEST] if best else []):
+        tmp = run / f".{name}.link"
+        if tmp.exists():
+            tmp.unlink()
+        try:  # a hard link to the epoch file, swapped in atomically (survives its pruning)
+            os.link(path, tmp)
+            os.replace(tmp, run / name)
+        except OSError:  # file systems without hard links: a second atomic write
+            atomic_save(state, run / name)
+    if keep > 0:
+        for old in sorted(path.parent.glob("epoch_*.pt"))[:-keep]:
+            old.unlink()
+    return path
+
+
+def load_run_checkpoint(path: str | os.PathLike, model_config: dict) -> tuple[Path, dict]:
+    """Load a checkpoint to resume from (a file or a run folder's ``last.pt``), refusing one trained
+    with a different ``model_config``. Returns the file and its dict."""
+    p = run_checkpoint(path)
+    ckpt = load_checkpoint(p, map_location="cpu")
+    if ckpt["model_config"] != model_config:
+        raise ValueError(f"checkpoint {p} was trained with a different model config")
+    return p, ckpt

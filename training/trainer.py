@@ -4,8 +4,8 @@ Per epoch: the sampler gets the schedule's ``q`` (q_R in epoch 1), every batch's
 (2 GIoU + 5 L1 + 1 focal) is multiplied by ``Gamma`` of its bin and averaged, the IoUs are
 recorded, and at the end the schedule all-reduces its statistics and computes the next ``q``.
 With a ``validation`` config section, rank 0 then tracks the held-out sequences and a new best
-score also becomes ``best.pt``. Then the trainer logs (JSONL, TensorBoard, console) and writes an
-atomic checkpoint.
+score also becomes ``best.pt``. Then the trainer logs (``training.run_log``: JSONL, TensorBoard,
+console) and writes an atomic checkpoint (``training.checkpoint``).
 
 Distributed: the launcher owns the processes (``torchrun --nproc_per_node=N``); this reads
 ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` and uses NCCL on CUDA and gloo on CPU. Reproducibility:
@@ -17,7 +17,6 @@ run resumed from a checkpoint continues exactly as the uninterrupted run.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -36,22 +35,19 @@ from training.build_data import TrainData, build_train_data
 from training.checkpoint import (
     FORMAT,
     VERSION,
-    atomic_save,
-    epoch_checkpoint_path,
-    load_checkpoint,
+    load_run_checkpoint,
     rng_state,
+    save_run_checkpoint,
     set_rng_state,
     strip_module_prefix,
 )
 from training.losses import LossWeights, TrackingLoss
 from training.models.ostrack import ModelConfig, build_model
+from training.run_log import EpochSums, Progress, RunLog, epoch_record
 from training.sstrack import SSTrackSchedule
 from training.train_config import TrainConfig
 
 log = logging.getLogger("training")
-
-LAST = "last.pt"
-BEST = "best.pt"
 
 
 @dataclass
@@ -125,6 +121,7 @@ class Trainer:
             device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.amp = cfg.optim.amp if self.device.type == "cuda" else "none"
+        self.amp_dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         if cfg.optim.amp != "none" and self.device.type != "cuda":
             log.warning("optim.amp=%s needs CUDA; training in fp32 on %s", cfg.optim.amp, self.device)
 
@@ -175,10 +172,11 @@ class Trainer:
         self.best: dict | None = None  # {"epoch", "val_auc"} of the checkpoint behind best.pt
         # training RNG (drop path) differs per rank; set after the shared initialization
         seed_everything(cfg.seed * 1000 + 1 + self.dist.rank)
-        self._tb = None
+        self.run_log = RunLog(self.out, cfg.epochs, cfg.log.tensorboard, enabled=self.dist.is_main)
 
     # ---------------------------------------------------------------- checkpoints
     def state(self, metrics: dict) -> dict:
+        """The checkpoint dict (training/checkpoint.py has the format). Collective: gathers every rank's RNG state."""
         rngs = [rng_state()]
         if self.dist.distributed:
             gathered = [None] * self.dist.world_size
@@ -209,30 +207,11 @@ class Trainer:
         state = self.state(metrics)  # collective (RNG gather): every rank calls it
         if not self.dist.is_main:
             return None
-        path = atomic_save(state, epoch_checkpoint_path(self.out, self.epoch))
-        ckdir = path.parent
-        for name in [LAST] + ([BEST] if best else []):
-            tmp = self.out / f".{name}.link"
-            if tmp.exists():
-                tmp.unlink()
-            try:  # a hard link to the epoch file, swapped in atomically (survives its pruning)
-                os.link(path, tmp)
-                os.replace(tmp, self.out / name)
-            except OSError:  # file systems without hard links: a second atomic write
-                atomic_save(state, self.out / name)
-        keep = self.cfg.log.keep_checkpoints
-        if keep > 0:
-            for old in sorted(ckdir.glob("epoch_*.pt"))[:-keep]:
-                old.unlink()
-        return path
+        return save_run_checkpoint(self.out, self.epoch, state, best=best, keep=self.cfg.log.keep_checkpoints)
 
     def resume(self, path: str | os.PathLike) -> None:
-        p = Path(path)
-        if p.is_dir():
-            p = p / LAST
-        ckpt = load_checkpoint(p, map_location="cpu")
-        if ckpt["model_config"] != self.model_config.to_dict():
-            raise ValueError(f"checkpoint {p} was trained with a different model config")
+        """Continue from a checkpoint file or a run folder (its ``last.pt``), exactly where it stopped."""
+        p, ckpt = load_run_checkpoint(path, self.model_config.to_dict())
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.lr_scheduler.load_state_dict(ckpt["lr_scheduler"])
@@ -251,162 +230,87 @@ class Trainer:
             log.warning("checkpoint has RNG states for %d ranks, this run has %d: re-seeding per rank "
                         "(training continues, but not bit-identically)", len(rngs), self.dist.world_size)
             seed_everything(self.cfg.seed * 1000 + 1 + self.dist.rank + 7919 * self.epoch)
+        self.run_log.truncate(self.epoch)
         if self.dist.is_main:
-            self._truncate_log(self.epoch)
             log.info("resumed from %s at epoch %d", p, self.epoch)
 
-    def _truncate_log(self, epoch: int) -> None:
-        """Drop log lines of epochs after ``epoch`` (logged, then killed before their checkpoint)."""
-        path = self.out / "log.jsonl"
-        if not path.is_file():
-            return
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        keep = [ln for ln in lines if json.loads(ln)["epoch"] <= epoch]
-        if len(keep) != len(lines):
-            tmp = path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(ln + "\n" for ln in keep))
-            os.replace(tmp, path)
-
-    # ---------------------------------------------------------------- logging
-    def _log_epoch(self, rec: dict) -> None:
-        if not self.dist.is_main:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        if self.cfg.log.tensorboard:
-            if self._tb is None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._tb = SummaryWriter(str(self.out / "tb"))
-            e = rec["epoch"]
-            for k in ("loss", "giou", "l1", "focal", "mean_iou", "tau", "d", "samples_per_s", "lr",
-                      "scheduler_overhead"):
-                self._tb.add_scalar(f"train/{k}", rec[k], e)
-            if "val_auc" in rec:
-                self._tb.add_scalar("val/auc", rec["val_auc"], e)
-                self._tb.add_scalar("val/precision20", rec["val_precision20"], e)
-            for name in ("q", "p", "gamma"):
-                self._tb.add_scalars(f"schedule/{name}", {str(i): v for i, v in enumerate(rec[name])}, e)
-            self._tb.flush()
-        log.info(
-            "epoch %d/%d loss %.4f iou %.3f tau %.3f d %.3f | q %s | %.1f samples/s | sched %.3f%%",
-            rec["epoch"], self.cfg.epochs, rec["loss"], rec["mean_iou"], rec["tau"], rec["d"],
-            " ".join(f"{v:.3f}" for v in rec["q"]), rec["samples_per_s"], 100 * rec["scheduler_overhead"],
-        )
-
+    # ---------------------------------------------------------------- training
     def _sum(self, x: list[float]) -> np.ndarray:
+        """Elementwise float64 sum over ranks."""
         t = torch.tensor(x, dtype=torch.float64)
         if self.dist.distributed:
             t = t.to(self.device if self.device.type == "cuda" else "cpu")
             dist.all_reduce(t)
         return t.cpu().numpy()
 
-    # ---------------------------------------------------------------- training
-    def train_epoch(self) -> dict:
-        epoch = self.epoch + 1
-        ds = self.data.dataset
-        t_sched0 = time.perf_counter()
-        q_used = self.schedule.q.copy()
-        gamma_used = self.schedule.gamma.copy()
-        if self.data.interval:
-            ds.set_bin_probs(q_used)
-        sched_seconds = time.perf_counter() - t_sched0
-        ds.set_epoch(epoch)
-        self.net.train()
-        sums = np.zeros(6)  # loss, giou, l1, focal, samples, positive samples
-        redraws = np.zeros(self.data.bins.num_bins)
-        skipped = 0
-        bar = None
-        if self.dist.is_main and self.cfg.log.progress:
-            from tqdm import tqdm
+    def _step(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """One optimizer step: forward, the loss with the schedule's per-sample weights, the success
+        statistics, backward, clip, step. Returns the loss, its terms and the positive pairs' IoUs."""
+        bins = batch["bin"]
+        template = batch["template"].to(self.device, non_blocking=True).float()
+        search = batch["search"].to(self.device, non_blocking=True).float()
+        box = batch["search_box"].to(self.device)
+        heat = batch["heatmap"].to(self.device)
+        is_pos = batch["positive"] > 0
+        # negative pairs: weight 1 (Gamma belongs to the bin's positives), not in the success statistics
+        weights = torch.where(is_pos, self.schedule.loss_weights(bins), 1.0).to(self.device)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp != "none"):
+            out = self.net(template, search)
+        loss, terms = self.loss_fn(out, box, heat, weights, batch["positive"].to(self.device))
+        iou_pos = terms["iou"].cpu()[is_pos]
+        self.schedule.record(bins[is_pos], iou_pos)
+        self._optimize(loss)
+        return loss, terms, iou_pos
 
-            bar = tqdm(total=len(self.loader), desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, dynamic_ncols=True)
-        use_amp = self.amp != "none"
-        amp_dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+    def _optimize(self, loss: torch.Tensor) -> None:
+        """Backward, grad-norm clip, optimizer step (through the GradScaler with fp16 AMP)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.grad_scaler is not None:
+            self.grad_scaler.scale(loss).backward()
+            self.grad_scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+        if self.grad_scaler is not None:
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+        else:
+            self.optimizer.step()
+
+    def train_epoch(self) -> dict:
+        """One epoch: the sampler gets the schedule's q, every batch is a ``_step``, the schedule ends
+        the epoch (next q and Gamma), and the all-reduced sums become the log record."""
+        epoch = self.epoch + 1
+        t_start = time.perf_counter()
+        q_used, gamma_used = self.schedule.q.copy(), self.schedule.gamma.copy()
+        if self.data.interval:
+            self.data.dataset.set_bin_probs(q_used)
+        sched_seconds = time.perf_counter() - t_start
+        self.data.dataset.set_epoch(epoch)
+        self.net.train()
+        sums = EpochSums(self.data.bins.num_bins)
+        bar = Progress(self.dist.is_main and self.cfg.log.progress, len(self.loader),
+                       f"epoch {epoch}/{self.cfg.epochs}")
         t0 = time.perf_counter()
         for batch in self.loader:
-            bins = batch["bin"]
-            template = batch["template"].to(self.device, non_blocking=True).float()
-            search = batch["search"].to(self.device, non_blocking=True).float()
-            box = batch["search_box"].to(self.device)
-            heat = batch["heatmap"].to(self.device)
-            is_pos = batch["positive"] > 0
-            # negative pairs: weight 1 (Gamma belongs to the bin's positives), not in the success statistics
-            weights = torch.where(is_pos, self.schedule.loss_weights(bins), 1.0).to(self.device)
-            with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
-                out = self.net(template, search)
-            loss, terms = self.loss_fn(out, box, heat, weights, batch["positive"].to(self.device))
-            iou_pos = terms["iou"].cpu()[is_pos]
-            self.schedule.record(bins[is_pos], iou_pos)
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.grad_scaler is not None:
-                self.grad_scaler.scale(loss).backward()
-                self.grad_scaler.unscale_(self.optimizer)
-            else:
-                loss.backward()
-            if self.cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
-            if self.grad_scaler is not None:
-                self.grad_scaler.step(self.optimizer)
-                self.grad_scaler.update()
-            else:
-                self.optimizer.step()
-            n = len(bins)
-            sums += [loss.detach().item() * n, float(terms["giou"].detach().sum()),
-                     float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()), n,
-                     int(is_pos.sum())]
-            redraws += np.bincount(bins.numpy(), weights=batch["redraws"].numpy(), minlength=len(redraws))
-            skipped += int(batch["skipped_frames"].sum())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", iou=f"{float(iou_pos.mean()):.3f}")
-        if bar is not None:
-            bar.close()
+            loss, terms, iou_pos = self._step(batch)
+            sums.add(batch, loss, terms)
+            bar.update(loss, iou_pos)
+        bar.close()
         train_seconds = time.perf_counter() - t0
         stats = self.schedule.end_epoch(epoch)
         sched_seconds += stats.seconds
-        epoch_seconds = time.perf_counter() - t_sched0
+        epoch_seconds = time.perf_counter() - t_start
         lr = self.optimizer.param_groups[0]["lr"]
         self.lr_scheduler.step()
         self.epoch = epoch
-        tot = self._sum(list(sums) + list(redraws) + [skipped])
-        n, n_pos = max(tot[4], 1.0), max(tot[5], 1.0)
-        rec = {
-            "epoch": epoch,
-            "lr": lr,
-            "loss": tot[0] / n,
-            "giou": tot[1] / n_pos,  # box terms: over positive pairs (negatives have none)
-            "l1": tot[2] / n_pos,
-            "focal": tot[3] / n,
-            "samples": int(tot[4]),
-            "negative_samples": int(tot[4] - tot[5]),
-            "mean_iou": stats.mean_iou,
-            "tau": stats.tau,
-            "p": stats.p,
-            "d": stats.d,
-            "q": q_used.tolist(),
-            "gamma": gamma_used.tolist(),
-            "q_next": stats.q_next,
-            "gamma_next": stats.gamma_next,
-            "gamma_clipped_next": stats.gamma_clipped_next,
-            "gamma_clip_events": stats.gamma_weighted_clip_events,
-            "bin_counts": stats.bin_counts,
-            "bin_success": stats.bin_success,
-            "redraws": [int(v) for v in tot[6:6 + len(redraws)]],
-            "skipped_frames": int(tot[-1]),
-            "load_skipped": self.data.load_skipped,
-            "q_random": self.schedule.q_random.tolist(),
-            "q_min": self.cfg.schedule.q_min,
-            "gamma_max": self.cfg.schedule.gamma_max,
-            "schedule_updated": stats.updated,
-            "epoch_seconds": epoch_seconds,
-            "train_seconds": train_seconds,
-            "samples_per_s": tot[4] / max(train_seconds, 1e-9),
-            "scheduler_seconds": sched_seconds,
-            "scheduler_overhead": sched_seconds / max(epoch_seconds, 1e-9),
-            "world_size": self.dist.world_size,
-        }
+        rec = epoch_record(
+            epoch=epoch, lr=lr, totals=self._sum(sums.flat()), num_bins=self.data.bins.num_bins, stats=stats,
+            q_used=q_used, gamma_used=gamma_used, q_random=self.schedule.q_random, schedule_cfg=self.cfg.schedule,
+            load_skipped=self.data.load_skipped, world_size=self.dist.world_size,
+            epoch_seconds=epoch_seconds, train_seconds=train_seconds, sched_seconds=sched_seconds,
+        )
         if not math.isfinite(rec["loss"]):
             raise FloatingPointError(f"epoch {epoch}: the training loss is {rec['loss']} (diverged)")
         return rec
@@ -450,9 +354,8 @@ class Trainer:
 
     def fit(self, stop_after_epoch: int | None = None) -> list[dict]:
         """Train until ``cfg.epochs`` (or stop after ``stop_after_epoch`` completed epochs)."""
+        self.run_log.write_config(self.cfg.to_dict())
         if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2, default=str) + "\n")
             log.info("q_R (estimated from %d random-sampler draws in %.2fs): %s", self.cfg.data.q_random_samples,
                      self.data.q_random_seconds, np.round(self.data.q_random, 4).tolist())
         records = []
@@ -460,12 +363,10 @@ class Trainer:
         while self.epoch < last:
             rec = self.train_epoch()
             is_best = self._validate_epoch(rec)
-            self._log_epoch(rec)  # before the checkpoint: a resume drops lines past its epoch
+            self.run_log.write(rec)  # before the checkpoint: a resume drops lines past its epoch
             every = max(1, self.cfg.log.checkpoint_every)
             if is_best or self.epoch % every == 0 or self.epoch == self.cfg.epochs or self.epoch == last:
                 self.save_checkpoint(rec, best=is_best)
             records.append(rec)
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
+        self.run_log.close()
         return records
