@@ -24,7 +24,7 @@ TB_TRAIN_KEYS = ("loss", "giou", "l1", "focal", "mean_iou", "tau", "d", "samples
 
 class EpochSums:
     """One rank's sums over an epoch's batches: weighted loss, GIoU, L1, focal, samples, positive
-    samples; redraws per bin; skipped frames. ``flat()`` is the vector the trainer all-reduces."""
+    samples; redraws per bin; skipped frames."""
 
     def __init__(self, num_bins: int):
         self.sums = np.zeros(6)  # loss, giou, l1, focal, samples, positive samples
@@ -40,8 +40,10 @@ class EpochSums:
         self.redraws += np.bincount(bins.numpy(), weights=batch["redraws"].numpy(), minlength=len(self.redraws))
         self.skipped += int(batch["skipped_frames"].sum())
 
-    def flat(self) -> list[float]:
-        return list(self.sums) + list(self.redraws) + [self.skipped]
+    def total(self, all_reduce=None) -> np.ndarray:
+        """The sums as one float64 vector, summed over ranks by ``all_reduce`` (None: this process only)."""
+        flat = np.asarray(list(self.sums) + list(self.redraws) + [self.skipped], dtype=np.float64)
+        return flat if all_reduce is None else all_reduce(flat)
 
 
 def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, stats, q_used: np.ndarray,
@@ -49,7 +51,7 @@ def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, st
                  epoch_seconds: float, train_seconds: float, sched_seconds: float) -> dict:
     """The ``log.jsonl`` record of ``epoch``.
 
-    ``totals``: ``EpochSums.flat()`` summed over ranks; ``stats``: the schedule's ``end_epoch``
+    ``totals``: ``EpochSums.total()`` (summed over ranks); ``stats``: the schedule's ``end_epoch``
     result; ``q_used``/``gamma_used``: the sampler's q and the loss's Gamma during the epoch."""
     tot = totals
     n, n_pos = max(tot[4], 1.0), max(tot[5], 1.0)

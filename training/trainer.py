@@ -151,10 +151,12 @@ class Trainer:
         self.loss_fn = TrackingLoss(LossWeights(cfg.loss.giou, cfg.loss.l1, cfg.loss.focal))
 
         self.data: TrainData = build_train_data(cfg, self.model_config, self.dist.rank, self.dist.world_size)
-        reduce = numpy_sum_all_reduce(self.device if self.device.type == "cuda" else torch.device("cpu"))
+        # elementwise float64 sum over ranks (None: one process), for the schedule and the epoch sums
+        self._all_reduce = (numpy_sum_all_reduce(self.device if self.device.type == "cuda" else torch.device("cpu"))
+                            if self.dist.distributed else None)
         self.schedule = SSTrackSchedule(
             self.data.bins.num_bins, self.data.q_random, cfg.schedule, total_epochs=cfg.epochs,
-            all_reduce=reduce if self.dist.distributed else None, available=self.data.available,
+            all_reduce=self._all_reduce, available=self.data.available,
         )
         self.loader_generator = torch.Generator().manual_seed(cfg.seed)
         self.loader = DataLoader(
@@ -235,14 +237,6 @@ class Trainer:
             log.info("resumed from %s at epoch %d", p, self.epoch)
 
     # ---------------------------------------------------------------- training
-    def _sum(self, x: list[float]) -> np.ndarray:
-        """Elementwise float64 sum over ranks."""
-        t = torch.tensor(x, dtype=torch.float64)
-        if self.dist.distributed:
-            t = t.to(self.device if self.device.type == "cuda" else "cpu")
-            dist.all_reduce(t)
-        return t.cpu().numpy()
-
     def _step(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """One optimizer step: forward, the loss with the schedule's per-sample weights, the success
         statistics, backward, clip, step. Returns the loss, its terms and the positive pairs' IoUs."""
@@ -306,7 +300,7 @@ class Trainer:
         self.lr_scheduler.step()
         self.epoch = epoch
         rec = epoch_record(
-            epoch=epoch, lr=lr, totals=self._sum(sums.flat()), num_bins=self.data.bins.num_bins, stats=stats,
+            epoch=epoch, lr=lr, totals=sums.total(self._all_reduce), num_bins=self.data.bins.num_bins, stats=stats,
             q_used=q_used, gamma_used=gamma_used, q_random=self.schedule.q_random, schedule_cfg=self.cfg.schedule,
             load_skipped=self.data.load_skipped, world_size=self.dist.world_size,
             epoch_seconds=epoch_seconds, train_seconds=train_seconds, sched_seconds=sched_seconds,
