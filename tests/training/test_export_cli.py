@@ -116,7 +116,8 @@ def test_exclusions_reach_the_quantizer(train_videos, tmp_path, capsys):
     v = ModelCard.load(tmp_path / "a").variant("int8-static")
     assert v.quantization["exclude"] == ["attention", "head"]
     calib = v.quantization["calibration"]
-    assert calib["source"] == str(train_videos) and calib["sequences"] == ["OTB_Bird2", "UAV123_10fps_car10"]
+    assert calib["source"] == "../shared/data/sot/train_videos"  # no build-machine path in the card
+    assert calib["sequences"] == ["OTB_Bird2", "UAV123_10fps_car10"]
     assert len(v.quantization["excluded_nodes"]) == 2 + 15  # q k^T + attn v of 1 block, 15 head convs
     assert v.kept is False and "not compared" in v.metrics["note"]
     assert main([*base, "--out", str(tmp_path / "b"), "--exclude", "int8-static=patch_embd"]) == 2

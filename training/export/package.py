@@ -120,6 +120,10 @@ def _portable(path: str) -> str:
     return p.name
 
 
+def _on_this_machine(path: str) -> bool:
+    return Path("/" + path.split("/")[1]).is_dir()
+
+
 def portable_paths(obj: Any) -> Any:
     """``obj`` with every absolute path made machine-independent, also inside longer strings: under
     the shared data root -> ``../shared/...``, under the repository -> repository-relative, anything
@@ -128,8 +132,8 @@ def portable_paths(obj: Any) -> Any:
         return {k: portable_paths(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(portable_paths(v) for v in obj)
-    if isinstance(obj, str):
-        return _ABS_PATH.sub(lambda m: _portable(m.group(0)), obj)
+    if isinstance(obj, str):  # only real directories: ONNX node names (/model/...) look like paths too
+        return _ABS_PATH.sub(lambda m: _portable(m.group(0)) if _on_this_machine(m.group(0)) else m.group(0), obj)
     return obj
 
 
