@@ -20,7 +20,7 @@ from .plots import save_plots
 from .report import results_table, write_summary
 from .submission import SUBMISSION_FORMATS, write_submission
 from .temporal import temporal_segments
-from .trackers import tracker_label
+from .trackers import create_tracker, tracker_label
 
 DESCRIPTION = (
     "One-pass evaluation of several trackers on a benchmark, offline and streaming (real time at the source "
@@ -73,6 +73,9 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="frames without a visible target: excluded (default) or counted as failures")
     p.add_argument("--submission", choices=SUBMISSION_FORMATS, default=None,
                    help="only track (no scoring) and write a GOT-10k / TrackingNet submission zip per tracker")
+    p.add_argument("--long-term", action="store_true",
+                   help="presence evaluation instead (VOT-LT tracking precision / recall / F over confidence "
+                        "thresholds, absent frames reported lost, re-acquisition); writes longterm.json")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_eval)
@@ -100,6 +103,8 @@ def run_eval(args: argparse.Namespace) -> int:
         if m not in MODES:
             raise ValueError(f"unknown mode {m!r}; known: {', '.join(MODES)}")
     sequences = load_dataset(args.root, args.format, args.sequences)
+    if args.long_term:
+        return _run_longterm(args, sequences)
     if args.submission:
         if args.starts != 1:
             raise ValueError("--submission writes one-pass results: it cannot be combined with --starts")
@@ -127,6 +132,32 @@ def run_eval(args: argparse.Namespace) -> int:
             print("plots skipped: matplotlib is not installed (pip install 'sstrack-edge[eval]')", file=sys.stderr)
         else:
             save_plots(results, args.out / "plots")
+    return 0
+
+
+def _run_longterm(args, sequences) -> int:
+    """``--long-term``: one offline pass per tracker and segment, every box and confidence kept."""
+    import json
+
+    from .longterm import run_longterm, score_longterm, summarize_longterm
+
+    segments = temporal_segments(sequences, args.starts)
+    rows = {}
+    for name in args.trackers:
+        tracker = create_tracker(name, threads=args.threads, nanotrack_dir=args.nanotrack_dir,
+                                 vittrack_dir=args.vittrack_dir)
+        scores = [score_longterm(run_longterm(tracker, s), s.ground_truth, s.present()) for s in segments]
+        rows[name] = summarize_longterm(scores)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "longterm.json").write_text(json.dumps({"segments": len(segments), "trackers": rows}, indent=1))
+    print(f"{'tracker':34s} {'F':>6s} {'Pr':>6s} {'Re':>6s} {'tau':>5s} {'absent->lost':>12s} "
+          f"{'visible->lost':>13s} {'re-acquire (median frames)':>27s}")
+    for name, r in rows.items():
+        pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+        reacq = "-" if r["reacquire_median"] is None else f"{r['reacquire_median']:.0f} ({r['returns']} returns)"
+        print(f"{name:34s} {100 * r['f_score']:6.1f} {100 * r['precision']:6.1f} {100 * r['recall']:6.1f} "
+              f"{r['threshold']:5.2f} {pct(r['absent_lost']):>12s} {pct(r['visible_lost']):>13s} {reacq:>27s}")
+    print(f"{len(segments)} segments; F / Pr / Re in %, at the threshold (tau) with the best F; results: {args.out}")
     return 0
 
 

@@ -77,6 +77,13 @@ class OpenCVTracker:
         self._tracker.init(frame, rect)
         self._box = np.array([x, y, w, h], dtype=np.float64)
 
+    def tracking_score(self) -> float | None:
+        """NanoTrack's / VitTrack's ``getTrackingScore()`` after the last update; None for trackers
+        without a confidence (the long-term evaluation then uses their ok flag)."""
+        if self.kind in ("nano", "vit") and self._tracker is not None:
+            return float(self._tracker.getTrackingScore())
+        return None
+
     def update(self, frame: np.ndarray) -> tuple[bool, np.ndarray]:
         if self._tracker is None:
             raise RuntimeError("update() called before init()")
