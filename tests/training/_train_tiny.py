@@ -6,7 +6,7 @@ from pathlib import Path
 
 from training.train_config import config_from_dict
 
-# The ten clips of the former ../shared/data/sot/train folder, under their train_videos names and in
+# The ten clips that made up the old training set (before the move to train_videos), under their new names and in
 # that folder's (sorted) order, so the tests sample the same scenes as before the move to videos.
 TRAIN_CLIPS = ["OTB_Bird2", "DTB70_MountainBike6", "UAVDT_S0310", "UAV123_10fps_building4", "UAV123_10fps_building5",
                "UAV123_10fps_car10", "UAV123_10fps_group2", "UAV123_10fps_wakeboard3", "UAV123_10fps_wakeboard4",
