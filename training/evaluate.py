@@ -33,6 +33,7 @@ from sstrack_edge.evaluation.metrics import score_sequence, summarize
 from sstrack_edge.evaluation.temporal import parent_name, temporal_segments
 from sstrack_edge.evaluation.tracking_runs import run_offline
 from sstrack_edge.paths import shared_root
+from training.checkpoint import run_checkpoint
 
 
 def evaluate_tracker(tracker, seqs: list, starts: int = 1) -> dict:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ck = Path(args.checkpoint) / "last.pt" if Path(args.checkpoint).is_dir() else Path(args.checkpoint)
+    ck = run_checkpoint(args.checkpoint)
     try:
         from training.export.cli import parse_inference
 

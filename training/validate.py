@@ -36,13 +36,10 @@ def paired_interval(ref: dict[str, float], cand: dict[str, float], seed: int = 0
     return float(d.mean()), float(lo), float(hi)
 
 
-def _resolve(path: Path) -> Path:
-    return path / "best.pt" if path.is_dir() else path
-
-
 def validate(config: str | Path, checkpoints: list[Path], starts: int | None = None,
              inference: dict[str, Any] | None = None) -> dict[str, Any]:
     from sstrack_edge.evaluation.datasets import load_dataset
+    from training.checkpoint import BEST, run_checkpoint
     from training.evaluate import checkpoint_tracker, evaluate_tracker
     from training.train_config import load_config
 
@@ -55,7 +52,7 @@ def validate(config: str | Path, checkpoints: list[Path], starts: int | None = N
     starts = starts or v.starts
     rows = []
     for ck in checkpoints:
-        tracker, info = checkpoint_tracker(_resolve(ck), settings)
+        tracker, info = checkpoint_tracker(run_checkpoint(ck, BEST), settings)
         res = evaluate_tracker(tracker, seqs, starts=starts)
         rows.append({"checkpoint": str(ck), "epoch": info.get("epoch"), "auc": res["auc"],
                      "precision20": res["precision20"], "segments": res["sequences"],
