@@ -15,6 +15,7 @@ from .errors import (
     UntrainedModelWarning,
 )
 from .model_card import ModelCard
+from .multi_tracker import MultiTracker
 from .tracker import Tracker, TrackResult
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tracker",
     "TrackResult",
+    "MultiTracker",
     "LoadedModel",
     "load_model",
     "select_variant",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import platform
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -146,13 +146,17 @@ def select_variant(
     variant: str | None = None,
     machine: str | None = None,
     have_openvino: bool | None = None,
+    batched: bool = False,
 ) -> Variant:
-    """Pick the variant to run (rule in the module docstring)."""
+    """Pick the variant to run (rule in the module docstring); ``batched``: only variants whose file
+    takes a batch of independent targets (``batch: "dynamic"``, for :class:`~sstrack_edge.MultiTracker`)."""
     if variant is not None:
         try:
             v = card.variant(variant)
         except KeyError as e:
             raise ValueError(str(e.args[0])) from None
+        if batched and not v.batched:
+            raise ValueError(_not_batched(card, v))
         if not v.kept:
             warnings.warn(f"variant {v.name!r} is marked kept=false in the card (it failed the export gate)")
         return v
@@ -167,12 +171,25 @@ def select_variant(
     for b in backends:
         for p in precisions:
             for v in card.variants:
-                if v.kept and v.backend == b and v.precision == p and machine in v.platforms:
+                ok = v.kept and v.backend == b and v.precision == p and machine in v.platforms
+                if ok and (v.batched or not batched):
                     return v
-    have = [f"{v.name} ({v.backend}/{v.precision}, kept={v.kept}, platforms={v.platforms})" for v in card.variants]
+    have = [
+        f"{v.name} ({v.backend}/{v.precision}, kept={v.kept}, batch={v.batch}, platforms={v.platforms})"
+        for v in card.variants
+    ]
     raise BackendUnavailableError(
-        f"model {card.name!r} has no kept variant for backend={backend!r}, precision={precision!r} on "
-        f"{machine}; tried backends {backends}. Variants: {have}"
+        f"model {card.name!r} has no kept{' batched' if batched else ''} variant for backend={backend!r}, "
+        f"precision={precision!r} on {machine}; tried backends {backends}. Variants: {have}"
+    )
+
+
+def _not_batched(card: ModelCard, v: Variant) -> str:
+    batched = [x.name for x in card.variants if x.batched and x.kept]
+    why = v.quantization.get("batch_note") or "its file takes one target per call"
+    return (
+        f"variant {v.name!r} of {card.name!r} cannot run several targets in one call ({why}); "
+        f"batched variants: {batched or 'none (re-export the model with this sstrack_edge)'}"
     )
 
 
@@ -207,6 +224,42 @@ class _OpenVinoRunner:
         return score[0, 0], size[0], offset[0]
 
 
+class _OrtBatchRunner:
+    """``(templates N x 3 x T x T, searches N x 3 x S x S) -> (scores N x F x F, sizes N x 2 x F x F,
+    offsets N x 2 x F x F)`` on the shared session (its batch dimension is dynamic)."""
+
+    def __init__(self, model: "LoadedModel"):
+        self._session = model.compiled
+        self._in = (model.card.input["template"], model.card.input["search"])
+        self._out = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
+        return score[:, 0], size, offset
+
+
+class _OpenVinoBatchRunner:
+    """As :class:`_OrtBatchRunner` on OpenVINO: one network compiled per batch size N (static shapes
+    run faster than a dynamic-shape network), compiled on first use and shared by the ``LoadedModel``."""
+
+    def __init__(self, model: "LoadedModel"):
+        self._model = model
+        self._requests: dict[int, Any] = {}
+        self._in = (model.card.input["template"], model.card.input["search"])
+        self._names = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(search)
+        r = self._requests.get(n)
+        if r is None:
+            compiled = self._model.compiled_for_batch(n)
+            r = self._requests[n] = (compiled.create_infer_request(), [compiled.output(o) for o in self._names])
+        request, outputs = r
+        request.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
+        score, size, offset = (request.get_tensor(o).data for o in outputs)
+        return score[:, 0], size, offset
+
+
 # ------------------------------------------------------------------------ loaded model
 @dataclass
 class LoadedModel:
@@ -220,6 +273,11 @@ class LoadedModel:
     precision_hint: str | None = None  # OpenVINO INFERENCE_PRECISION_HINT used ("f32" or "bf16")
     # Optional ``factory(loaded_model) -> runner`` for other engines (the bench's torch eager row).
     runner_factory: Callable[["LoadedModel"], Callable] | None = None
+    # OpenVINO, batched variants: the network as read (dynamic batch) and the compile settings, to
+    # compile one static-shape network per batch size on demand (``compiled_for_batch``)
+    ov_source: Any = None
+    ov_config: dict[str, str] | None = None
+    _by_batch: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
     def backend(self) -> str:
@@ -234,6 +292,29 @@ class LoadedModel:
         if self.runner_factory is not None:
             return self.runner_factory(self)
         return _OrtRunner(self) if self.backend == "onnxruntime" else _OpenVinoRunner(self)
+
+    def create_batch_runner(self):
+        """A callable ``(templates N x 3 x T x T, searches N x 3 x S x S) -> (scores N x F x F,
+        sizes N x 2 x F x F, offsets N x 2 x F x F)``; only for a variant with ``batch: "dynamic"``."""
+        if not self.variant.batched:
+            raise ValueError(_not_batched(self.card, self.variant))
+        if self.runner_factory is not None:
+            raise ValueError(f"{self.describe()} has a custom single-target runner; batching needs ORT or OpenVINO")
+        return _OrtBatchRunner(self) if self.backend == "onnxruntime" else _OpenVinoBatchRunner(self)
+
+    def compiled_for_batch(self, n: int):
+        """OpenVINO: the network compiled for batch size ``n`` (cached; batch 1 is ``compiled``)."""
+        if n == 1:
+            return self.compiled
+        compiled = self._by_batch.get(n)
+        if compiled is None:
+            import openvino as ov
+
+            model = self.ov_source.clone()
+            model.reshape({p.get_any_name(): ov.PartialShape([n, *p.get_partial_shape()[1:]]) for p in model.inputs})
+            core = ov.Core()
+            compiled = self._by_batch[n] = core.compile_model(model, "CPU", self.ov_config)
+        return compiled
 
     def describe(self) -> str:
         return (
@@ -259,7 +340,7 @@ def _compile_onnxruntime(card: ModelCard, variant: Variant, threads: int, spin_w
         sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         raise ModelFileError(f"onnxruntime could not load {path}: {e}") from e
-    names_in = {i.name: i.shape for i in sess.get_inputs()}
+    names_in = {i.name: [d if isinstance(d, int) else None for d in i.shape] for i in sess.get_inputs()}
     names_out = {o.name for o in sess.get_outputs()}
     _check_io(card, variant, names_in, names_out)
     return sess
@@ -288,22 +369,31 @@ def _compile_openvino(card: ModelCard, variant: Variant, threads: int, bf16: boo
         raise BackendUnavailableError("precision 'bf16' needs a CPU with native bf16 (AVX512-BF16 or AMX); this one has none")
     try:
         ov_model = core.read_model(str(path))
-        compiled = core.compile_model(ov_model, "CPU", config)
     except Exception as e:  # openvino raises RuntimeError with long messages
         raise ModelFileError(f"openvino could not load {path}: {e}") from e
     names_in = {}
-    for port in compiled.inputs:
+    for port in ov_model.inputs:
+        shape = port.get_partial_shape()
         for n in port.get_names():
-            names_in[n] = list(port.get_partial_shape().to_shape())
-    names_out = {n for port in compiled.outputs for n in port.get_names()}
+            names_in[n] = [d.get_length() if d.is_static else None for d in shape]
+    names_out = {n for port in ov_model.outputs for n in port.get_names()}
     _check_io(card, variant, names_in, names_out)
-    return compiled
+    source = ov_model.clone() if variant.batched else None
+    if any(d is None for shape in names_in.values() for d in shape[:1]):  # one target: a static batch of 1
+        ov_model.reshape({p.get_any_name(): ov.PartialShape([1, *p.get_partial_shape()[1:]]) for p in ov_model.inputs})
+    try:
+        compiled = core.compile_model(ov_model, "CPU", config)
+    except Exception as e:
+        raise ModelFileError(f"openvino could not compile {path}: {e}") from e
+    return compiled, source, config
 
 
 def _check_io(card: ModelCard, variant: Variant, names_in: dict, names_out: set) -> None:
+    """The file's inputs and outputs against the card; ``names_in`` maps input name -> shape with
+    ``None`` for a dynamic dimension. Batch: 1 or dynamic; dynamic when the card says ``batch: "dynamic"``."""
     expected_in = {
-        card.input["template"]: [1, 3, card.template.size, card.template.size],
-        card.input["search"]: [1, 3, card.search.size, card.search.size],
+        card.input["template"]: [3, card.template.size, card.template.size],
+        card.input["search"]: [3, card.search.size, card.search.size],
     }
     for name, shape in expected_in.items():
         if name not in names_in:
@@ -311,9 +401,12 @@ def _check_io(card: ModelCard, variant: Variant, names_in: dict, names_out: set)
                 f"variant {variant.name!r}: network has no input {name!r} (has {sorted(names_in)}); "
                 "the model card and the file disagree"
             )
-        if list(names_in[name]) != shape:
+        have = list(names_in[name])
+        batch_ok = have[:1] == [None] if variant.batched else have[:1] in ([1], [None])
+        if have[1:] != shape or not batch_ok:
+            want = ["N" if variant.batched else 1, *shape]
             raise ModelFileError(
-                f"variant {variant.name!r}: input {name!r} has shape {names_in[name]}, card says {shape}"
+                f"variant {variant.name!r}: input {name!r} has shape {have} (None = dynamic), card says {want}"
             )
     for key in ("score_map", "size_map", "offset_map"):
         if card.outputs[key] not in names_out:
@@ -384,6 +477,9 @@ def check_card(card: ModelCard) -> None:
     for key in ("score_map", "size_map", "offset_map"):
         if key not in card.outputs:
             raise ModelFileError(f"model card {card.name!r} is malformed: outputs lack {key!r}")
+    for v in card.variants:
+        if v.batch not in (1, "dynamic"):
+            raise ModelFileError(f"model card {card.name!r}: variant {v.name!r} has batch {v.batch!r}; use 1 or \"dynamic\"")
     if card.feature_size <= 0 or card.search.size % card.feature_size:
         raise ModelFileError(f"model card {card.name!r}: feature_size {card.feature_size} does not divide search size")
     if card.input.get("channel_order", "BGR") != "BGR" or not card.normalization.get("in_graph", False):
@@ -400,13 +496,15 @@ def load_model(
     threads: int | None = None,
     spin_wait: bool = False,
     variant: str | None = None,
+    batched: bool = False,
 ) -> LoadedModel:
     """Load and compile one variant of a model; pass the result to several ``Tracker`` objects to
-    share the compiled network. See the module docstring for the ``auto`` rules."""
-    return _load(model, backend, precision, threads, spin_wait, variant, stacklevel=3)
+    share the compiled network. See the module docstring for the ``auto`` rules. ``batched``: only
+    a variant that runs several targets per call (what :class:`~sstrack_edge.MultiTracker` needs)."""
+    return _load(model, backend, precision, threads, spin_wait, variant, stacklevel=3, batched=batched)
 
 
-def _load(model, backend, precision, threads, spin_wait, variant, stacklevel: int) -> LoadedModel:
+def _load(model, backend, precision, threads, spin_wait, variant, stacklevel: int, batched: bool = False) -> LoadedModel:
     card = load_card(model)
     check_card(card)
     if not card.trained:
@@ -420,19 +518,18 @@ def _load(model, backend, precision, threads, spin_wait, variant, stacklevel: in
         threads = default_threads()
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    chosen = select_variant(card, backend, precision, variant)
+    chosen = select_variant(card, backend, precision, variant, batched=batched)
     bf16 = normalize_precision(precision) == "bf16"
     if bf16 and not (chosen.backend == "openvino" and chosen.precision == "fp32"):
         raise ValueError(f"precision 'bf16' applies to an OpenVINO FP32 variant, not {chosen.name!r}")
     card.verify(chosen)
-    hint = None
     if chosen.backend == "onnxruntime":
         compiled = _compile_onnxruntime(card, chosen, int(threads), bool(spin_wait))
     elif chosen.backend == "openvino":
-        compiled = _compile_openvino(card, chosen, int(threads), bf16)
-        hint = "bf16" if bf16 else "f32"
+        compiled, source, config = _compile_openvino(card, chosen, int(threads), bf16)
+        return LoadedModel(card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait),
+                           compiled=compiled, precision_hint="bf16" if bf16 else "f32", ov_source=source,
+                           ov_config=config)
     else:
         raise ModelFileError(f"variant {chosen.name!r} names unknown backend {chosen.backend!r}")
-    return LoadedModel(
-        card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait), compiled=compiled, precision_hint=hint
-    )
+    return LoadedModel(card=card, variant=chosen, threads=int(threads), spin_wait=bool(spin_wait), compiled=compiled)

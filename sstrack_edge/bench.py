@@ -69,12 +69,17 @@ def count_onnx_macs(path: str | Path) -> int | None:
         from onnx import shape_inference
     except ImportError:
         return None
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    model = onnx.load(str(path))
+    for vi in list(model.graph.input) + list(model.graph.output):  # per target: the batch dim N is 1
+        dims = vi.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+    # data_prop: shapes computed in the graph (Shape -> Gather -> Reshape of a dynamic batch) resolve
+    model = shape_inference.infer_shapes(model, data_prop=True)
     g = model.graph
     shapes: dict[str, list[int]] = {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):
-        # Batch 1 and static shapes by contract: a symbolic dim left by shape inference (e.g. the
-        # batch of a Reshape(-1, ...)) is 1.
+        # a symbolic dim shape inference still leaves (e.g. the batch of a Reshape(-1, ...)) is 1
         shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
     for init in g.initializer:
         shapes[init.name] = list(init.dims)

@@ -60,6 +60,13 @@ class Variant:
     platforms: list[str] = field(default_factory=lambda: ["x86_64", "aarch64"])  # declared targets
     metrics: dict[str, Any] = field(default_factory=dict)  # measured accuracy / speed of this file
     kept: bool = True  # False: exported but rejected by the accuracy/speed gate (kept for the record)
+    # 1: one target per network call. "dynamic": the file takes any batch size N and each of the N
+    # results depends only on its own inputs (what MultiTracker needs; docs/model-contract.md)
+    batch: int | str = 1
+
+    @property
+    def batched(self) -> bool:
+        return self.batch == "dynamic"
 
 
 @dataclass

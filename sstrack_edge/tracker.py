@@ -45,11 +45,12 @@ class TrackResult:
     bbox: tuple[float, float, float, float]  # x, y, w, h in pixels (last good box while lost)
     score: float  # max of the (Hann-windowed while tracking) score map; nan for the init frame
     lost: bool
-    state: str  # "initialized" | "tracking" | "lost"
+    state: str  # "initialized" | "tracking" | "lost" (MultiTracker also: "failed")
     frame_index: int  # 0 = the init frame
     search_factor: float  # crop factor used for this frame (grows while re-detecting a lost target)
     latency_ms: float = 0.0  # whole update() call
     timings_ms: dict[str, float] = field(default_factory=dict)  # preprocess / inference / decode
+    error: str | None = None  # MultiTracker: why this target failed (state "failed"); None otherwise
 
     @property
     def ok(self) -> bool:
@@ -61,6 +62,18 @@ class TrackResult:
         x, y, w, h = self.bbox
         x0, y0 = int(round(x)), int(round(y))
         return x0, y0, int(round(x + w)) - x0, int(round(y + h)) - y0
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What :meth:`Tracker._prepare` cropped: the crop's centre and side and the frame size."""
+
+    cx: float
+    cy: float
+    side: float
+    factor: float
+    width: int
+    height: int
 
 
 class Tracker:
@@ -216,6 +229,18 @@ class Tracker:
         t0 = time.perf_counter()
         if self._box is None:
             raise TrackerNotInitializedError("update() called before init(frame, bbox)")
+        frame = self._check_stream_frame(frame)
+        step = self._prepare(frame, self._search)
+        t1 = time.perf_counter()
+        score_map, size_map, offset_map = self._run(self._template, self._search)
+        t2 = time.perf_counter()
+        result = self._finish(step, score_map, size_map, offset_map, (t0, t1, t2))
+        return result.ok, result.bbox
+
+    # ------------------------------------------------- one frame, in three steps
+    # update() = _prepare (crop into the network input) -> the network -> _finish (decode, lost logic).
+    # MultiTracker runs the same two steps per target around one batched network call.
+    def _check_stream_frame(self, frame: np.ndarray) -> np.ndarray:
         frame = check_frame(frame, min_side=self._min_side)
         H, W = int(frame.shape[0]), int(frame.shape[1])
         if (H, W) != self._frame_hw:
@@ -223,14 +248,27 @@ class Tracker:
                 f"frame size changed from {self._frame_hw[1]}x{self._frame_hw[0]} to {W}x{H} "
                 "during tracking; call init(frame, bbox) again for the new stream"
             )
+        return frame
+
+    def _prepare(self, frame: np.ndarray, search: np.ndarray) -> _Step:
+        """Crop the search region of ``frame`` (already checked) into ``search`` (1 x 3 x S x S)."""
         factor = self.search_factor
         box = self._box
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         side = geometry.crop_side(box, factor)
-        self._fill_input(frame, cx, cy, side, self._sx, self._search)
-        t1 = time.perf_counter()
-        score_map, size_map, offset_map = self._run(self._template, self._search)
-        t2 = time.perf_counter()
+        self._fill_input(frame, cx, cy, side, self._sx, search)
+        return _Step(cx, cy, side, factor, int(frame.shape[1]), int(frame.shape[0]))
+
+    def _finish(
+        self,
+        step: _Step,
+        score_map: np.ndarray,
+        size_map: np.ndarray,
+        offset_map: np.ndarray,
+        times: tuple[float, float, float],
+    ) -> TrackResult:
+        """Decode the maps of the crop made by :meth:`_prepare`, update the state, set :attr:`result`.
+        ``times``: ``perf_counter`` at the start of the update, after preprocessing, after inference."""
         redetecting = self._lost_frames > self._patience
         use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
         weighted = score_map * self._hann if use_hann else score_map
@@ -240,6 +278,7 @@ class Tracker:
             raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
         lost = score < self._lost_threshold
         self._lost_frames = self._lost_frames + 1 if lost else 0
+        box = self._box
         if not lost or self._lost_frames <= self._patience:  # follow the peak
             iy, ix = divmod(idx, self._fs)
             norm = (
@@ -248,27 +287,28 @@ class Tracker:
                 float(size_map[0, iy, ix]),
                 float(size_map[1, iy, ix]),
             )
-            new_box = geometry.crop_to_image(norm, cx, cy, side)
+            new_box = geometry.crop_to_image(norm, step.cx, step.cy, step.side)
             if self._size_rate is not None and not redetecting:  # a re-acquisition takes the detection's size
                 new_box = geometry.smooth_size(box, new_box, self._size_rate * float(score_map.flat[idx]))
-            self._box = tuple(float(v) for v in geometry.clip_box(new_box, W, H, self._margin))
+            self._box = tuple(float(v) for v in geometry.clip_box(new_box, step.width, step.height, self._margin))
             if not lost:
                 self._good_box = self._box
         else:  # re-detect around the last good box (neither moved nor grown)
             self._box = self._good_box
-        t3 = time.perf_counter()
         self._frame_index += 1
+        t0, t1, t2 = times
+        t3 = time.perf_counter()
         self._result = TrackResult(
             bbox=self._good_box,
             score=score,
             lost=lost,
             state=LOST if lost else TRACKING,
             frame_index=self._frame_index,
-            search_factor=factor,
+            search_factor=step.factor,
             latency_ms=(t3 - t0) * 1e3,
             timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3},
         )
-        return not lost, self._good_box
+        return self._result
 
     # -------------------------------------------------------------- internals
     def _fill_input(self, frame: np.ndarray, cx: float, cy: float, side: float, size: int, dst: np.ndarray) -> None:

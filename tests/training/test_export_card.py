@@ -34,10 +34,12 @@ def test_onnx_graph_contract(exported):
     m = onnx.load(str(out / "model_fp32.onnx"))
     onnx.checker.check_model(m)
     assert [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] == [17]
-    dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input}
-    assert dims == {"template": [1, 3, 96, 96], "search": [1, 3, 192, 192]}
-    outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in m.graph.output}
-    assert outs == {"score_map": [1, 1, 12, 12], "size_map": [1, 2, 12, 12], "offset_map": [1, 2, 12, 12]}
+    def dims(values):  # the batch is the named dynamic dim "N", every other dim is static
+        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+
+    assert dims(m.graph.input) == {"template": ["N", 3, 96, 96], "search": ["N", 3, 192, 192]}
+    assert dims(m.graph.output) == {"score_map": ["N", 1, 12, 12], "size_map": ["N", 2, 12, 12],
+                                    "offset_map": ["N", 2, 12, 12]}
     assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in m.graph.input)
     assert "LayerNormalization" in {n.op_type for n in m.graph.node}  # native op at opset 17
 

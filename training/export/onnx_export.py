@@ -1,4 +1,5 @@
-"""torch -> ONNX with the contract of docs/model-contract.md (static shapes, named I/O)."""
+"""torch -> ONNX with the contract of docs/model-contract.md (named I/O, static shapes except a
+dynamic batch dimension ``N``: one row per target, for MultiTracker)."""
 
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ def example_inputs(cfg, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
-    """Export ``model`` (an ``OSTrack``) to ``path``; batch 1, static shapes, checked with onnx.checker.
+    """Export ``model`` (an ``OSTrack``) to ``path``, checked with onnx.checker: static shapes but for
+    the batch dimension ``N`` of every input and output (rows are independent: one target each).
 
-    Uses the TorchScript-based exporter (``dynamo=False``): for this graph it yields a plain, static
-    graph that ONNX Runtime fuses (LayerNorm, GELU, MatMul+Add) and OpenVINO/NNCF read directly.
+    Uses the TorchScript-based exporter (``dynamo=False``): for this graph it yields a plain graph
+    that ONNX Runtime fuses (LayerNorm, GELU, MatMul+Add) and OpenVINO/NNCF read directly. The
+    runtime runs a single target at batch 1 (OpenVINO: the network reshaped to a static batch of 1),
+    as fast as a batch-1 file (benchmarks/RESULTS.md "Multi-target").
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +50,8 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     z, x = example_inputs(model.cfg)
     tmp = path.with_suffix(".onnx.tmp")
     with torch.no_grad(), warnings.catch_warnings():
-        # Shapes are static by contract (batch 1, fixed sizes), so the tracer turning shape
-        # arithmetic (CE's token counts, reshapes) into constants is intended.
+        # Sizes are static by contract (only the batch varies), so the tracer turning token-count
+        # arithmetic (CE's token counts) into constants is intended.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is chosen on purpose (docstring)
         torch.onnx.export(
@@ -59,6 +63,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False,
+            dynamic_axes={name: {0: "N"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)},
         )
     m = onnx.load(str(tmp))
     onnx.checker.check_model(m)

@@ -76,7 +76,7 @@ def export_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = model.cfg
     export_onnx(model, out_dir / FP32_ONNX, opset=opset)
-    variants = [_variant(out_dir, "fp32", "onnxruntime", "fp32", {"model": FP32_ONNX})]
+    variants = [_variant(out_dir, "fp32", "onnxruntime", "fp32", {"model": FP32_ONNX}, batch="dynamic")]
     if openvino:
         from .openvino_export import export_openvino
 
@@ -88,6 +88,7 @@ def export_model(
                 "openvino",
                 "fp32",
                 {"xml": FP32_XML, "bin": str(Path(FP32_XML).with_suffix(".bin"))},
+                batch="dynamic",
             )
         )
     if quantize:

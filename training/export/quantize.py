@@ -45,6 +45,10 @@ FILES = {
     "openvino-int8": "openvino/model_int8.xml",
 }
 STATIC_OP_TYPES = ("MatMul", "Conv", "Gemm")
+# why int8-dynamic is declared batch 1 although its file takes any batch (measured: score maps of one
+# target moved by up to 0.013 when batched with another, benchmarks/RESULTS.md "Multi-target")
+BATCH_COUPLED = ("dynamic quantization computes one activation scale per call over the whole batch, so "
+                 "batched targets would change each other's results")
 DEFAULT_EXCLUDE: dict[str, tuple[str, ...]] = {
     "int8-static": ("patch_embed", "head_out"),
     "openvino-int8": ("patch_embed", "head_out"),
@@ -219,10 +223,12 @@ def quantize_variants(
         rel = FILES[name]
         if name != "int8-dynamic" and (calibration is None or len(calibration) == 0):
             raise ValueError(f"{name} needs calibration pairs (a CalibrationSet of real crops); none given")
+        batch = "dynamic"  # fixed scales: each row of a batch is computed on its own
         if name == "int8-dynamic":
             q = quantize_dynamic_int8(fp32, out_dir / rel)
             q["calibration"] = None  # dynamic: activation ranges are computed per call
-            files, backend, platforms = {"model": rel}, "onnxruntime", ORT_PLATFORMS
+            q["batch_note"] = BATCH_COUPLED
+            files, backend, platforms, batch = {"model": rel}, "onnxruntime", ORT_PLATFORMS, 1
         elif name == "int8-static":
             q = quantize_static_int8(fp32, out_dir / rel, calibration, exclude.get(name, ()))
             q["calibration"] = calib_info
@@ -235,7 +241,7 @@ def quantize_variants(
         variants.append(Variant(
             name=name, backend=backend, precision="int8", files=files,
             sha256={r: sha256_file(out_dir / r) for r in files.values()},
-            quantization=q, platforms=list(platforms), metrics={}, kept=False,
+            quantization=q, platforms=list(platforms), metrics={}, kept=False, batch=batch,
         ))
         log.info("wrote %s (%s)", name, ", ".join(files.values()))
     return variants
