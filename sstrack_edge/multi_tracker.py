@@ -7,6 +7,9 @@ decodes its own row with the single tracker's code. A batched variant's results 
 only on that row (card ``batch: "dynamic"``), so each target's boxes and scores equal those of a
 separate ``Tracker`` on the same backend and precision (tests/runtime/test_multi_tracker.py).
 
+:class:`TrackerBatch` is that step on its own, for trackers that each follow their own stream (the
+evaluation's ``--batch``): ``MultiTracker`` is a ``TrackerBatch`` over one stream's targets.
+
 Targets are added and removed between frames; ids are never reused. A target whose decode fails
 (e.g. a non-finite network output) is reported once with ``state="failed"`` and ``error`` set and
 is no longer run; the other targets go on.
@@ -27,6 +30,53 @@ from .model_card import ModelCard
 from .tracker import TrackResult, Tracker
 
 FAILED = "failed"
+
+
+class TrackerBatch:
+    """One batched network call for several initialised :class:`~sstrack_edge.Tracker` objects that
+    share ``model`` (a batched variant), each on its own frame."""
+
+    def __init__(self, model: LoadedModel):
+        self.model = model
+        self._run = model.create_batch_runner()  # ValueError for a single-target variant
+        card = model.card
+        self._t, self._s = card.template.size, card.search.size
+        self._template = np.zeros((0, 3, self._t, self._t), np.float32)
+        self._search = np.zeros((0, 3, self._s, self._s), np.float32)
+
+    def update(self, trackers: Sequence[Tracker], frames: Sequence[np.ndarray]) -> list[TrackResult | FloatingPointError]:
+        """Track ``trackers[k]`` into ``frames[k]`` (each checked with the tracker's
+        ``_check_stream_frame``). Returns each tracker's result, or the ``FloatingPointError`` its
+        decode raised (that tracker's state is then undefined; the others are not affected)."""
+        t0 = time.perf_counter()
+        n = len(trackers)
+        if len(frames) != n:
+            raise ValueError(f"{n} trackers but {len(frames)} frames")
+        if n == 0:
+            return []
+        if len(self._search) < n:
+            cap = max(n, 2 * len(self._search))
+            self._template = np.zeros((cap, 3, self._t, self._t), np.float32)
+            self._search = np.zeros((cap, 3, self._s, self._s), np.float32)
+        template, search = self._template[:n], self._search[:n]
+        steps = []
+        for k, (tracker, frame) in enumerate(zip(trackers, frames)):
+            if tracker.model is not self.model:
+                raise ValueError("every tracker of a TrackerBatch must run on the batch's LoadedModel")
+            if not tracker.initialized:
+                raise TrackerNotInitializedError(f"tracker {k} of the batch is not initialised")
+            np.copyto(template[k], tracker._template[0])  # a copy per frame: a re-init cannot go stale
+            steps.append(tracker._prepare(frame, search[k : k + 1]))
+        t1 = time.perf_counter()
+        scores, sizes, offsets = self._run(template, search)
+        t2 = time.perf_counter()
+        out: list[TrackResult | FloatingPointError] = []
+        for k, tracker in enumerate(trackers):
+            try:
+                out.append(tracker._finish(steps[k], scores[k], sizes[k], offsets[k], (t0, t1, t2)))
+            except FloatingPointError as e:
+                out.append(e)
+        return out
 
 
 class MultiTracker:
@@ -57,17 +107,12 @@ class MultiTracker:
         # checks the options once, as Tracker does (a conflicting option, a bad threshold or patience)
         probe = Tracker(self.model, lost_threshold=lost_threshold, lost_patience=lost_patience, **options)
         self._settings = dict(lost_threshold=probe.lost_threshold, lost_patience=probe.lost_patience)
-        self._run = self.model.create_batch_runner()  # ValueError for a single-target variant
-        card = self.model.card
-        self._sx = card.search.size
+        self._batch = TrackerBatch(self.model)  # ValueError for a single-target variant
         self._min_side = probe._min_side
         self._targets: dict[int, Tracker] = {}
         self._failed: set[int] = set()
         self._next_id = 0
         self._frame_hw: tuple[int, int] | None = None
-        self._templates: np.ndarray | None = None  # N x 3 x T x T, rebuilt when the active set changes
-        self._order: list[int] = []
-        self._search = np.zeros((0, 3, self._sx, self._sx), np.float32)
         self._results: dict[int, TrackResult] = {}
 
     # ----------------------------------------------------------------- properties
@@ -109,7 +154,6 @@ class MultiTracker:
         self._targets[target_id] = tracker
         self._results[target_id] = tracker.result
         self._frame_hw = hw
-        self._templates = None
         return target_id
 
     def remove(self, target_id: int) -> None:
@@ -120,14 +164,12 @@ class MultiTracker:
         del self._targets[target_id]
         del self._results[target_id]
         self._failed.discard(target_id)
-        self._templates = None
         if not self._targets:
             self._frame_hw = None  # no state left: the next add may start a new stream
 
     def update(self, frame: np.ndarray) -> dict[int, TrackResult]:
         """Track every target into ``frame``: ``{id: TrackResult}`` (``ok``, ``bbox``, ``score``,
         ``state`` as :class:`~sstrack_edge.Tracker`). One network call for all targets."""
-        t0 = time.perf_counter()
         if self._frame_hw is None:
             if self._next_id == 0:
                 raise TrackerNotInitializedError("update() called before add(frame, bbox)")
@@ -135,35 +177,16 @@ class MultiTracker:
             return {}
         active = [i for i in self._targets if i not in self._failed]
         frame = self._targets[next(iter(self._targets))]._check_stream_frame(frame)
-        if not active:
-            return {}
-        if self._templates is None or self._order != active:
-            self._order = active
-            self._templates = np.concatenate([self._targets[i]._template for i in active])
-        n = len(active)
-        if len(self._search) < n:
-            self._search = np.zeros((max(n, 2 * len(self._search)), 3, self._sx, self._sx), np.float32)
-        search = self._search[:n]
-        steps = [self._targets[i]._prepare(frame, search[k : k + 1]) for k, i in enumerate(active)]
-        t1 = time.perf_counter()
-        scores, sizes, offsets = self._run(self._templates, search)
-        t2 = time.perf_counter()
+        results = self._batch.update([self._targets[i] for i in active], [frame] * len(active))
         out: dict[int, TrackResult] = {}
-        for k, i in enumerate(active):
-            tracker = self._targets[i]
-            try:
-                out[i] = tracker._finish(steps[k], scores[k], sizes[k], offsets[k], (t0, t1, t2))
-            except FloatingPointError as e:
-                out[i] = self._fail(i, tracker, str(e))
-        for i in self._failed.intersection(self._targets).difference(out):
-            out[i] = self._results[i]
+        for i, result in zip(active, results):
+            out[i] = self._fail(i, self._targets[i], str(result)) if isinstance(result, Exception) else result
         self._results.update(out)
-        return {i: out[i] for i in self._targets}
+        return dict(self._results)
 
     # -------------------------------------------------------------- internals
     def _fail(self, target_id: int, tracker: Tracker, error: str) -> TrackResult:
         self._failed.add(target_id)
-        self._templates = None
         last = tracker.result
         return TrackResult(
             bbox=last.bbox,
