@@ -35,6 +35,12 @@ def real_clip(sot_eval):
     return load_sequence(sot_eval, SEQUENCE, 24)
 
 
+@pytest.fixture(scope="session")
+def real_sequence(sot_eval):
+    """``real_sequence(name, n)``: the first ``n`` frames of an eval sequence and their ground truth."""
+    return lambda name, n: load_sequence(sot_eval, name, n)
+
+
 @pytest.fixture
 def model_copy(tiny_model_dir, tmp_path) -> Path:
     """A private copy of the tiny model directory that a test may corrupt."""
