@@ -1,6 +1,7 @@
 """``sstrack-edge`` command line: ``track``, ``demo``, ``bench`` (and ``eval`` when installed).
 
     sstrack-edge track video.mp4 --bbox 120,80,40,60 --model models/x --output out.mp4 --results boxes.txt
+    sstrack-edge track video.mp4 --bbox 120,80,40,60 --bbox 300,90,30,50 --results tracks.txt   # several targets
     sstrack-edge demo --model models/x --out demo_out/
     sstrack-edge bench --model models/x --threads 2 --frames 100 --json bench.json
 """
@@ -49,6 +50,21 @@ def _make_tracker(args: argparse.Namespace):
     )
 
 
+def _make_multi_tracker(args: argparse.Namespace):
+    from .multi_tracker import MultiTracker
+
+    return MultiTracker(
+        args.model,
+        backend=args.backend,
+        precision=args.precision,
+        threads=args.threads,
+        spin_wait=args.spin_wait,
+        lost_threshold=args.lost_threshold,
+        variant=args.variant,
+        lost_patience=args.lost_patience,
+    )
+
+
 def write_results(path: str | Path, boxes: list[tuple[float, float, float, float]]) -> None:
     """got10k/pytracking result file: one ``x,y,w,h`` row per frame, first row = the init box."""
     np.savetxt(str(path), np.asarray(boxes, dtype=np.float64).reshape(-1, 4), fmt="%.3f", delimiter=",")
@@ -64,13 +80,23 @@ EXIT_TERMINATED = 143  # SIGTERM
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")  # --output containers (mp4v in .mp4, MJPG otherwise)
 
 TRACK_EPILOG = """\
+several targets:
+  Multi-target mode runs when --bbox is given more than once, with --bboxes FILE, or with --multi.
+  All targets go through one batched network call per frame (the model needs a batched variant).
+  Target ids: 0, 1, ... in the order given, or the id column of --bboxes. --results then holds
+  one row per target per frame, MOTChallenge style:  frame,id,x,y,w,h,score,lost
+  frame is 1-based (1 = the first frame, where the boxes are given; its score is nan), lost is 0/1,
+  a lost target's box is its last good box. --output draws each box with its id, state and score
+  (solid in the target's colour while tracked, dashed red while lost).
+
 exit codes:
   0    the source ended, or --max-frames was reached
-  2    bad arguments or input found before tracking (box, source, model, --results/--output path)
+  2    bad arguments or input found before tracking (a box, the --bboxes file, source, model,
+       --results/--output path); nothing is written
   3    a camera or stream stalled: no new frame for --stall-timeout seconds
   4    a frame could not be read (e.g. a corrupt image in a folder)
   130  interrupted (Ctrl-C); 143: terminated (SIGTERM)
-With 3, 4, 130 and 143 nothing tracked is lost: --results has one row per tracked frame (written and
+With 3, 4, 130 and 143 nothing tracked is lost: --results has the rows of every tracked frame (written and
 flushed as each frame is tracked), the --output video is closed and playable, the summary is printed.
 """
 
@@ -99,21 +125,37 @@ def _check_output_path(path: str, option: str, suffixes: tuple[str, ...] | None 
 
 class ResultsFile:
     """A got10k/pytracking result file written as tracking goes: one ``x,y,w,h`` row per frame,
-    flushed every row, so any exit keeps the frames tracked so far. Opened at the first row."""
+    flushed every frame, so any exit keeps the frames tracked so far. Opened at the first row."""
 
     def __init__(self, path: str | Path):
         self.path, self.rows, self._f = str(path), 0, None
 
-    def write(self, box: tuple[float, float, float, float]) -> None:
+    def _write(self, text: str, rows: int) -> None:
         if self._f is None:
             self._f = open(self.path, "w", encoding="ascii")
-        self._f.write("%.3f,%.3f,%.3f,%.3f\n" % tuple(box))
+        self._f.write(text)
         self._f.flush()
-        self.rows += 1
+        self.rows += rows
+
+    def write(self, box: tuple[float, float, float, float]) -> None:
+        self._write("%.3f,%.3f,%.3f,%.3f\n" % tuple(box), 1)
 
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
+
+
+MOT_ROW = "%d,%d,%.3f,%.3f,%.3f,%.3f,%.4f,%d\n"
+
+
+class MotResultsFile(ResultsFile):
+    """The multi-target result file: MOTChallenge-style rows ``frame,id,x,y,w,h,score,lost`` (frame
+    1-based, one row per target per frame in id order, score ``nan`` on a target's init frame and
+    while failed, lost 0/1), the rows of a frame written and flushed together."""
+
+    def write_frame(self, frame_number: int, results: dict) -> None:
+        self._write("".join(MOT_ROW % (frame_number, i, *r.bbox, r.score, int(r.lost)) for i, r in results.items()),
+                    len(results))
 
 
 class LatencyStats:
@@ -187,19 +229,177 @@ class _StopSignals:
 
 
 # --------------------------------------------------------------------------- track
+def read_boxes_file(path: str) -> list[tuple[str, int | None, tuple[float, float, float, float]]]:
+    """The boxes of ``--bboxes FILE``: one ``x,y,w,h`` per line (commas, spaces or tabs), or on every
+    line ``id,x,y,w,h`` with a unique integer id >= 0. Returns ``(where, id or None, box)`` per line;
+    ``ValueError`` naming the file and line for an unreadable or empty file, a blank or malformed line."""
+    from .frames import check_box
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ValueError(f"--bboxes {path!r}: cannot read it ({why})") from None
+    lines = text.splitlines()
+    if not lines:
+        raise ValueError(f"--bboxes {path!r} is empty: give one box x,y,w,h per line")
+    boxes, columns, ids = [], None, set()
+    for n, line in enumerate(lines, start=1):
+        where = f"--bboxes {path!r} line {n}"
+        parts = line.replace(",", " ").replace("\t", " ").split()
+        if not parts:
+            raise ValueError(f"{where} is blank; give one box x,y,w,h (or id,x,y,w,h) per line, no blank lines")
+        if len(parts) not in (4, 5):
+            raise ValueError(f"{where}: {line.strip()!r} is not x,y,w,h (or id,x,y,w,h): {len(parts)} values")
+        if columns is not None and len(parts) != columns:
+            raise ValueError(f"{where}: {len(parts)} values where line 1 has {columns}; give an id on every line or on none")
+        columns = len(parts)
+        target_id = None
+        if columns == 5:
+            if not parts[0].isdigit():
+                raise ValueError(f"{where}: id {parts[0]!r} is not an integer >= 0")
+            target_id = int(parts[0])
+            if target_id in ids:
+                raise ValueError(f"{where}: id {target_id} is given twice")
+            ids.add(target_id)
+            parts = parts[1:]
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            raise ValueError(f"{where}: {line.strip()!r} is not 4 numbers x,y,w,h") from None
+        boxes.append((where, target_id, check_box(values, name=f"{where}: box {line.strip()!r}")))
+    return boxes
+
+
+class _OneTarget:
+    """``track`` with one box: a :class:`~sstrack_edge.Tracker`, got10k rows (``x,y,w,h``)."""
+
+    def __init__(self, box):
+        self.box, self.lost = box, 0
+
+    def load(self, args: argparse.Namespace) -> str:
+        self.tracker = _make_tracker(args)
+        return self.tracker.model.describe()
+
+    def results_file(self, path: str) -> ResultsFile:
+        return ResultsFile(path)
+
+    def select(self, frame: np.ndarray) -> None:
+        if self.box is None:
+            self.box = _select_roi(frame)
+
+    def start(self, frame: np.ndarray) -> None:
+        self.tracker.init(frame, self.box)
+
+    def update(self, frame: np.ndarray) -> float:
+        self.tracker.update(frame)
+        self.lost += self.tracker.result.lost
+        return self.tracker.result.latency_ms
+
+    def write(self, results: ResultsFile, frame_number: int) -> None:
+        results.write(self.tracker.result.bbox)
+
+    def draw(self, frame: np.ndarray, fps: float | None) -> np.ndarray:
+        from .draw import draw_result
+
+        return draw_result(frame, self.tracker.result, fps)
+
+    def postfix(self) -> dict[str, str]:
+        res = self.tracker.result
+        return dict(score=f"{res.score:.2f}", state=res.state)
+
+    def summary(self) -> str:
+        return f"{self.lost} lost"
+
+
+class _ManyTargets:
+    """``track`` with several boxes: a :class:`~sstrack_edge.MultiTracker` (one batched network call
+    per frame), MOTChallenge-style rows ``frame,id,x,y,w,h,score,lost``. Ids are those of the
+    ``--bboxes`` file's id column, else the MultiTracker's (0, 1, ... in the order given)."""
+
+    def __init__(self, boxes):
+        self.boxes = boxes  # [(where, id or None, box)]
+        self.out_id: dict[int, int] = {}
+        self.lost: dict[int, int] = {}
+
+    def load(self, args: argparse.Namespace) -> str:
+        self.tracker = _make_multi_tracker(args)
+        return f"{self.tracker.model.describe()}, {len(self.boxes)} targets in one batched call per frame"
+
+    def results_file(self, path: str) -> MotResultsFile:
+        return MotResultsFile(path)
+
+    def select(self, frame: np.ndarray) -> None:
+        pass  # the boxes come from --bbox / --bboxes
+
+    def start(self, frame: np.ndarray) -> None:
+        for where, given_id, box in self.boxes:
+            try:
+                target_id = self.tracker.add(frame, box)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
+            self.out_id[target_id] = target_id if given_id is None else given_id
+        self.lost = {i: 0 for i in self.out_id.values()}
+
+    def results(self) -> dict:
+        return {self.out_id[i]: r for i, r in self.tracker.results.items()}
+
+    def update(self, frame: np.ndarray) -> float:
+        t0 = time.perf_counter()
+        self.tracker.update(frame)
+        ms = (time.perf_counter() - t0) * 1e3
+        for i, r in self.results().items():
+            self.lost[i] += r.lost
+        return ms
+
+    def write(self, results: MotResultsFile, frame_number: int) -> None:
+        results.write_frame(frame_number, self.results())
+
+    def draw(self, frame: np.ndarray, fps: float | None) -> np.ndarray:
+        from .draw import draw_targets
+
+        return draw_targets(frame, self.results(), fps)
+
+    def postfix(self) -> dict[str, str]:
+        return dict(lost=f"{sum(r.lost for r in self.tracker.results.values())}/{len(self.out_id)}")
+
+    def summary(self) -> str:
+        per_target = ", ".join(f"{i}: {n}" for i, n in self.lost.items())
+        return f"{len(self.boxes)} targets, {sum(self.lost.values())} lost ({per_target})"
+
+
+def _track_job(args: argparse.Namespace) -> _OneTarget | _ManyTargets:
+    """The job ``track`` runs, from the box options (checked here, before anything is loaded):
+    several targets with ``--bboxes FILE``, with more than one ``--bbox``, or with ``--multi``."""
+    from .frames import parse_box_string
+
+    bboxes = args.bbox or []
+    if args.bboxes is not None and bboxes:
+        raise ValueError("give the boxes either with --bbox or with --bboxes FILE, not both")
+    if not (args.multi or args.bboxes is not None or len(bboxes) > 1):
+        if not bboxes and not args.show:
+            raise ValueError(
+                "no initial box: pass --bbox x,y,w,h (pixels of the first frame); interactive selection "
+                "needs --show and an OpenCV build with GUI support"
+            )
+        return _OneTarget(parse_box_string(bboxes[0]) if bboxes else None)
+    if args.bboxes is not None:
+        return _ManyTargets(read_boxes_file(args.bboxes))
+    if not bboxes:
+        raise ValueError(
+            "--multi needs its boxes from --bbox x,y,w,h (repeated) or --bboxes FILE; interactive "
+            "selection (--show without --bbox) picks one target only"
+        )
+    return _ManyTargets([(f"--bbox #{k} {b!r}", None, parse_box_string(b)) for k, b in enumerate(bboxes, start=1)])
+
+
 def cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .draw import VideoWriter, draw_result
-    from .frames import parse_box_string
+    from .draw import VideoWriter
     from .sources import SourceReadError, StreamStalledError, open_source
 
-    if args.bbox is None and not args.show:
-        raise ValueError(
-            "no initial box: pass --bbox x,y,w,h (pixels of the first frame); interactive selection "
-            "needs --show and an OpenCV build with GUI support"
-        )
-    box = parse_box_string(args.bbox) if args.bbox is not None else None
+    job = _track_job(args)
     if not args.stall_timeout > 0:
         raise ValueError(f"--stall-timeout must be > 0 seconds, got {args.stall_timeout:g}")
     if args.results:
@@ -210,16 +410,15 @@ def cmd_track(args: argparse.Namespace) -> int:
             raise ValueError("--output and --results name the same file")
     # The model first, then the source: a live source opened earlier would run on while the model
     # loads, and the first frame (the one --bbox refers to) would be long gone.
-    tracker = _make_tracker(args)
-    print(f"model: {tracker.model.describe()}", file=sys.stderr)
+    print(f"model: {job.load(args)}", file=sys.stderr)
     source = open_source(args.source, fps=args.fps, stall_timeout_s=args.stall_timeout)
     if source.live:
         import cv2
 
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our stall message says it
-    results = ResultsFile(args.results) if args.results else None
+    results = job.results_file(args.results) if args.results else None
     writer = VideoWriter(args.output, source.fps or args.fps or 30.0) if args.output else None
-    n_frames = lost_frames = 0
+    n_frames = 0
     stats = LatencyStats()
     code, reason = EXIT_OK, None
     bar = tqdm(total=source.length if args.max_frames is None else args.max_frames, unit="frame", disable=args.quiet)
@@ -229,21 +428,18 @@ def cmd_track(args: argparse.Namespace) -> int:
             for i, frame in enumerate(source):
                 if args.max_frames is not None and i >= args.max_frames:
                     break
-                if i == 0 and box is None:
-                    box = _select_roi(frame)
-                signals.critical = True  # from here until the frame's row and video frame are written
                 if i == 0:
-                    tracker.init(frame, box)
+                    job.select(frame)  # --show without --bbox: interactive selection of the box
+                signals.critical = True  # from here until the frame's rows and video frame are written
+                if i == 0:
+                    job.start(frame)
                 else:
-                    tracker.update(frame)
-                    stats.add(tracker.result.latency_ms)
-                    lost_frames += tracker.result.lost
-                res = tracker.result
+                    stats.add(job.update(frame))
                 if results is not None:
-                    results.write(res.bbox)
+                    job.write(results, i + 1)
                 fps = stats.mean_fps
                 if writer is not None or args.show:
-                    img = draw_result(frame, res, fps)
+                    img = job.draw(frame, fps)
                     if writer is not None:
                         writer.write(img)
                     if args.show:
@@ -251,7 +447,7 @@ def cmd_track(args: argparse.Namespace) -> int:
                 n_frames += 1
                 bar.update(1)
                 if fps is not None:
-                    bar.set_postfix(fps=f"{fps:.1f}", score=f"{res.score:.2f}", state=res.state, refresh=False)
+                    bar.set_postfix(fps=f"{fps:.1f}", **job.postfix(), refresh=False)
                 signals.critical = False
                 signals.check()
         except _Stop as e:
@@ -274,7 +470,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         raise ValueError(f"source {args.source!r} delivered no frames")
     if reason is not None:
         print(f"sstrack-edge track: stopped: {reason} (exit {code})", file=sys.stderr)
-    msg = f"{n_frames} frames, {lost_frames} lost"
+    msg = f"{n_frames} frames, {job.summary()}"
     if stats.count:
         med = stats.median_ms
         msg += f", update median {med:.1f} ms ({1e3 / med:.1f} FPS), wall {wall:.1f} s"
@@ -335,15 +531,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "track",
-        help="track one object through a video, image folder, camera or stream",
+        help="track one object (or several) through a video, image folder, camera or stream",
         epilog=TRACK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", help="video file, image folder, camera index (0) or rtsp/http URL")
-    p.add_argument("--bbox", help="initial box x,y,w,h in pixels of the first frame")
+    p.add_argument("--bbox", action="append", metavar="x,y,w,h",
+                   help="initial box in pixels of the first frame; repeat it for several targets")
+    p.add_argument("--bboxes", metavar="FILE",
+                   help="several targets: a file with one box x,y,w,h per line, or id,x,y,w,h on every line "
+                   "(integer ids >= 0, unique); no blank lines")
+    p.add_argument("--multi", action="store_true",
+                   help="multi-target mode (MultiTracker, MOT rows) even for a single --bbox")
     p.add_argument("--output", help="write an annotated video here (.mp4, .avi or .mkv)")
-    p.add_argument("--results", help="write boxes here: one x,y,w,h row per frame (got10k/pytracking format), "
-                   "flushed as each frame is tracked")
+    p.add_argument("--results", help="write boxes here, flushed as each frame is tracked: one target: one x,y,w,h "
+                   "row per frame (got10k/pytracking format); several: rows frame,id,x,y,w,h,score,lost "
+                   "(MOTChallenge style, frame 1-based)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs GUI OpenCV)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder (for --output)")

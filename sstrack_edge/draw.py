@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import cv2
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from .tracker import TrackResult
 
 GREEN, RED, YELLOW = (60, 200, 60), (40, 40, 230), (0, 220, 255)
+# colours of tracked targets by id (BGR; no red: red marks a lost target, yellow a ground-truth box)
+TARGET_COLOURS = (GREEN, (230, 150, 30), (200, 70, 200), (0, 150, 255), (220, 220, 0), (150, 90, 40), (140, 255, 170), (255, 110, 170))
 
 
 def _dashed_rect(img: np.ndarray, box: tuple[int, int, int, int], color, dash: int = 8) -> None:
@@ -44,6 +47,42 @@ def draw_result(frame: np.ndarray, result: TrackResult, fps: float | None = None
         label += f"  {fps:.1f} FPS"
     cv2.putText(img, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(img, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, color, 1, cv2.LINE_AA)
+    return img
+
+
+def target_colour(target_id: int) -> tuple[int, int, int]:
+    """The colour a target is drawn in while tracked (by id; lost targets are drawn in ``RED``)."""
+    return TARGET_COLOURS[int(target_id) % len(TARGET_COLOURS)]
+
+
+def _label(img: np.ndarray, text: str, org: tuple[int, int], color, scale: float = 0.55) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+
+
+def draw_targets(frame: np.ndarray, results: Mapping[int, TrackResult], fps: float | None = None) -> np.ndarray:
+    """A BGR copy of ``frame`` with every target of a multi-target run: a solid box in the target's
+    colour (:func:`target_colour`) while tracked, a dashed red box (its last good box) while lost or
+    failed; each box labelled with its id, state and score; a header with the count of targets, how
+    many are lost, and optionally FPS."""
+    img = frame.copy() if frame.ndim == 3 and frame.shape[2] == 3 else _to_bgr(frame)
+    for target_id, r in results.items():
+        x, y, w, h = r.bbox_int
+        if r.lost:
+            _dashed_rect(img, (x, y, w, h), RED)
+            color = RED
+        else:
+            color = target_colour(target_id)
+            cv2.rectangle(img, (x, y), (x + w, y + h), color, 2)
+        label = f"{target_id} {r.state.upper() if r.lost else r.state}"
+        if math.isfinite(r.score):
+            label += f" {r.score:.2f}"
+        _label(img, label, (x + 2, y - 5 if y >= 18 else y + h + 14), color, 0.45)
+    n_lost = sum(r.lost for r in results.values())
+    header = f"{len(results)} targets, {n_lost} lost"
+    if fps is not None:
+        header += f"  {fps:.1f} FPS"
+    _label(img, header, (6, 20), RED if n_lost else GREEN)
     return img
 
 

@@ -311,3 +311,259 @@ def test_lost_frames_are_marked_in_the_video(sot_eval):
     edge = lost[100, 150:191]  # the top edge of the box: dashes, not a solid line
     is_red = (edge == np.array(RED, np.uint8)).all(axis=1)
     assert 0.2 < is_red.mean() < 0.9
+
+
+# ---------------------------------------------------------------- several targets (MultiTracker)
+MOT_COLUMNS = 8  # frame,id,x,y,w,h,score,lost
+
+
+def bird2_boxes(train_videos):
+    """Three real boxes of the OTB_Bird2 clip (640x356): its ground truth on frames 1, 50 and 99."""
+    gt = np.loadtxt(train_videos / "OTB_Bird2.txt", delimiter=",")
+    return [tuple(float(v) for v in gt[k]) for k in (0, 49, 98)]
+
+
+def box_arg(box) -> str:
+    return ",".join(f"{v:g}" for v in box)
+
+
+def read_video_frames(path, n):
+    cap = cv2.VideoCapture(str(path))
+    frames = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    assert all(f is not None for f in frames)
+    return frames
+
+
+def test_track_several_targets_rows_equal_multitracker_and_separate_trackers(
+    tiny_model_dir, train_videos, tmp_path, capsys, load, make_tracker
+):
+    """Three --bbox boxes on a real clip: one MOT row per target per frame (frame 1-based, ids 0..2),
+    each id's rows equal to those of a MultiTracker and of a separate Tracker on the same frames."""
+    import sstrack_edge
+
+    clip, n, boxes = train_videos / "OTB_Bird2.mp4", 10, bird2_boxes(train_videos)
+    results, video = tmp_path / "tracks.txt", tmp_path / "out.mp4"
+    settings = ["--model", tiny_model_dir, "--backend", "ort", "--threads", 1, "--lost-threshold", 0.6, "--lost-patience", 2]
+    args = ["track", clip, *[a for b in boxes for a in ("--bbox", box_arg(b))], *settings]
+    assert run_cli(args + ["--max-frames", n, "--results", results, "--output", video, "--quiet"]) == 0
+    err = capsys.readouterr().err
+
+    rows = np.loadtxt(results, delimiter=",", ndmin=2)
+    assert rows.shape == (n * 3, MOT_COLUMNS)
+    np.testing.assert_array_equal(rows[:, 0], np.repeat(np.arange(1, n + 1), 3))
+    np.testing.assert_array_equal(rows[:, 1], np.tile([0, 1, 2], n))
+    np.testing.assert_allclose(rows[:3, 2:6], np.round(boxes, 3))  # frame 1: the boxes given (inside the frame)
+    assert np.isnan(rows[:3, 6]).all() and np.isfinite(rows[3:, 6]).all()
+    assert set(np.unique(rows[:, 7])) == {0.0, 1.0}  # this untrained model's scores straddle 0.6
+    assert (rows[:3, 7] == 0).all()
+    per_id = {i: int(rows[rows[:, 1] == i, 7].sum()) for i in range(3)}
+    assert f"{n} frames, 3 targets, {sum(per_id.values())} lost (0: {per_id[0]}, 1: {per_id[1]}, 2: {per_id[2]})" in err
+
+    frames = read_video_frames(clip, n)
+    opts = dict(backend="ort", threads=1, lost_threshold=0.6, lost_patience=2)
+    multi = sstrack_edge.MultiTracker(load(tiny_model_dir, backend="ort", threads=1, batched=True),
+                                      lost_threshold=0.6, lost_patience=2)
+    singles = [make_tracker(tiny_model_dir, **opts) for _ in boxes]
+    for b, t in zip(boxes, singles):
+        multi.add(frames[0], b)
+        t.init(frames[0], b)
+    expect_multi, expect_single = [], []
+    for k, frame in enumerate(frames, start=1):
+        if k > 1:
+            multi.update(frame)
+            for t in singles:
+                t.update(frame)
+        expect_multi += [cli.MOT_ROW % (k, i, *r.bbox, r.score, r.lost) for i, r in multi.results.items()]
+        expect_single += [cli.MOT_ROW % (k, i, *t.result.bbox, t.result.score, t.result.lost) for i, t in enumerate(singles)]
+    written = results.read_text().splitlines(keepends=True)
+    assert written == expect_multi
+    assert written == expect_single
+    assert count_video_frames(video) == n
+
+
+def test_track_bboxes_file_with_ids_and_multi_flag(tiny_model_dir, sot_eval, tmp_path, capsys):
+    """--bboxes with an id column writes those ids; the same boxes by --bbox give the same rows with
+    ids 0, 1; --multi with one --bbox writes MOT rows where a single --bbox writes x,y,w,h rows."""
+    seq = sot_eval / "Crossing" / "img"
+    gt0 = open(sot_eval / "Crossing" / "groundtruth.txt").readline().strip()
+    other = "150,60,30,50"
+    common = ["--model", tiny_model_dir, "--backend", "ort", "--threads", 1, "--max-frames", 5, "--quiet"]
+    (tmp_path / "boxes.txt").write_text(f"7 {gt0.replace(',', ' ')}\n3,{other}\n")
+    assert run_cli(["track", seq, "--bboxes", tmp_path / "boxes.txt", "--results", tmp_path / "a.txt", *common]) == 0
+    assert run_cli(["track", seq, "--bbox", gt0, "--bbox", other, "--results", tmp_path / "b.txt", *common]) == 0
+    a = np.loadtxt(tmp_path / "a.txt", delimiter=",")
+    b = np.loadtxt(tmp_path / "b.txt", delimiter=",")
+    assert a.shape == b.shape == (10, MOT_COLUMNS)
+    np.testing.assert_array_equal(a[:, 1], np.tile([7, 3], 5))
+    np.testing.assert_array_equal(b[:, 1], np.tile([0, 1], 5))
+    np.testing.assert_array_equal(np.delete(a, 1, axis=1), np.delete(b, 1, axis=1))
+    assert "(7: 0, 3: 0)" in capsys.readouterr().err
+
+    assert run_cli(["track", seq, "--bbox", gt0, "--multi", "--results", tmp_path / "c.txt", *common]) == 0
+    assert run_cli(["track", seq, "--bbox", gt0, "--results", tmp_path / "d.txt", *common]) == 0
+    c = np.loadtxt(tmp_path / "c.txt", delimiter=",")
+    d = np.loadtxt(tmp_path / "d.txt", delimiter=",")
+    assert c.shape == (5, MOT_COLUMNS) and d.shape == (5, 4)
+    np.testing.assert_allclose(c[:, 2:6], d)  # one target: the same boxes either way
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read it"),
+        ("", "is empty"),
+        ("1,2,30,40\n\n", "line 2 is blank"),
+        ("1,2,30,40\n1,2,30\n", "line 2: '1,2,30' is not x,y,w,h"),
+        ("1,2,30,40\na,2,30,40\n", "line 2: 'a,2,30,40' is not 4 numbers"),
+        ("1,2,30,40\n5,6,0,40\n", "line 2: box '5,6,0,40' must have positive width"),
+        ("0,1,2,30,40\n5,6,30,40\n", "line 2: 4 values where line 1 has 5"),
+        ("0,1,2,30,40\n0,5,6,30,40\n", "line 2: id 0 is given twice"),
+        ("-1,1,2,30,40\n", "line 1: id '-1' is not an integer"),
+    ],
+)
+def test_track_bad_bboxes_file_fails_before_loading(
+    tiny_model_dir, sot_eval, tmp_path, monkeypatch, capsys, content, message
+):
+    from sstrack_edge import sources
+
+    def fail(*a, **k):
+        raise AssertionError("the source was opened / the model loaded before the boxes were checked")
+
+    monkeypatch.setattr(sources, "open_source", fail)
+    monkeypatch.setattr(cli, "_make_multi_tracker", fail)
+    path = tmp_path / "boxes.txt"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as e:
+        run_cli(["track", sot_eval / "Crossing" / "img", "--bboxes", path, "--model", tiny_model_dir,
+                 "--results", tmp_path / "out.txt"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "Traceback" not in err
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_track_several_targets_bad_input(tiny_model_dir, model_copy, sot_eval, tmp_path, capsys):
+    """Errors (exit 2) that name the problem, with nothing written: both box options, --multi without
+    a box, a box outside the first frame, a model without a batched variant."""
+    seq = sot_eval / "Crossing" / "img"  # 360x240
+    out = ["--results", tmp_path / "r.txt", "--output", tmp_path / "v.mp4", "--backend", "ort", "--threads", 1]
+    (tmp_path / "boxes.txt").write_text("10,10,30,40\n")
+    card_path = model_copy / "model_card.json"
+    card = json.loads(card_path.read_text())
+    for v in card["variants"]:
+        v.pop("batch", None)
+    card_path.write_text(json.dumps(card))
+    cases = [
+        (["--bbox", "1,2,30,40", "--bboxes", tmp_path / "boxes.txt"], tiny_model_dir, "either with --bbox or with --bboxes"),
+        (["--multi", "--show"], tiny_model_dir, "--multi needs its boxes"),
+        (["--bbox", "10,10,30,40", "--bbox", "400,10,30,40"], tiny_model_dir,
+         "--bbox #2 '400,10,30,40': bbox (400.0, 10.0, 30.0, 40.0) lies entirely outside the 360x240 frame"),
+        (["--bbox", "10,10,30,40", "--bbox", "100,10,30,40"], model_copy, "no kept batched variant"),
+    ]
+    for extra, model, message in cases:
+        with pytest.raises(SystemExit) as e:
+            run_cli(["track", seq, *extra, "--model", model, *out])
+        err = capsys.readouterr().err
+        assert e.value.code == 2, err
+        assert message in err and "Traceback" not in err
+        assert not (tmp_path / "r.txt").exists() and not (tmp_path / "v.mp4").exists()
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("when", ["waiting for a frame", "tracking a frame"])
+def test_track_several_targets_stop_signal_keeps_rows_and_video(
+    sot_eval, tiny_model_dir, tmp_path, monkeypatch, capsys, sig, code, when
+):
+    """As test_track_stop_signal_keeps_results_video_and_summary, with two targets: a signal after 8
+    frames leaves 8 x 2 MOT rows, an 8-frame video and the summary."""
+
+    def deliver(sig):
+        handler = signal.getsignal(sig)
+        assert callable(handler), f"no Python handler for {sig!r}"
+        handler(sig, None)
+
+    from sstrack_edge import sources
+
+    real_open, real_make = sources.open_source, cli._make_multi_tracker
+
+    class SignallingSource(sources.FrameSource):
+        def __init__(self, inner):
+            self.inner, self.fps, self.length = inner, inner.fps, inner.length
+
+        def __iter__(self):
+            for i, frame in enumerate(self.inner):
+                if when == "waiting for a frame" and i == 8:
+                    deliver(sig)
+                yield frame
+
+        def close(self):
+            self.inner.close()
+
+    def make_multi_tracker(args):
+        tracker = real_make(args)
+        update = tracker.update
+
+        def signalling_update(frame):
+            if tracker.results[0].frame_index == 6:  # this update tracks frame 7 (0-based), the 8th
+                deliver(sig)
+            return update(frame)
+
+        if when == "tracking a frame":
+            tracker.update = signalling_update
+        return tracker
+
+    monkeypatch.setattr(sources, "open_source", lambda *a, **k: SignallingSource(real_open(*a, **k)))
+    monkeypatch.setattr(cli, "_make_multi_tracker", make_multi_tracker)
+
+    def unhandled(signum, frame):
+        raise _SignalSent(signum)
+
+    old = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        args = crossing_args(sot_eval, tiny_model_dir, tmp_path, "--bbox", "150,60,30,50")
+        assert run_cli(args) == code
+        assert signal.getsignal(signal.SIGTERM) is unhandled
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    err = capsys.readouterr().err
+    assert ("interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)") in err
+    assert "8 frames, 2 targets" in err and "16 rows in" in err
+    rows = np.loadtxt(tmp_path / "boxes.txt", delimiter=",")
+    assert rows.shape == (16, MOT_COLUMNS)
+    np.testing.assert_array_equal(rows[:, 0], np.repeat(np.arange(1, 9), 2))
+    assert count_video_frames(tmp_path / "out.mp4") == 8
+
+
+def test_several_targets_are_drawn_with_id_colour_and_state(sot_eval):
+    """draw_targets: tracked boxes solid in their id's colour, a lost box dashed red, labels above."""
+    from sstrack_edge.draw import RED, draw_targets, target_colour
+    from sstrack_edge.tracker import TrackResult
+
+    frame = cv2.imread(str(sot_eval / "Crossing" / "img" / "000001.jpg"))
+    boxes = {0: (40.0, 100.0, 40.0, 60.0), 1: (150.0, 100.0, 40.0, 60.0), 2: (260.0, 100.0, 40.0, 60.0)}
+    results = {
+        0: TrackResult(boxes[0], 0.8, False, "tracking", 5, 4.0),
+        1: TrackResult(boxes[1], 0.7, False, "tracking", 5, 4.0),
+        2: TrackResult(boxes[2], 0.05, True, "lost", 5, 4.0),
+    }
+    img = draw_targets(frame, results, fps=50.0)
+    assert target_colour(0) != target_colour(1) and RED not in (target_colour(0), target_colour(1))
+
+    def colour_pixels(region, colour):
+        return int((region == np.array(colour, np.uint8)).all(axis=2).sum())
+
+    for i, (x, y, w, h) in boxes.items():
+        x, y, w, h = int(x), int(y), int(w), int(h)
+        box = img[y - 1 : y + h + 2, x - 1 : x + w + 2]
+        label = img[y - 18 : y - 1, x : x + 100]
+        if i < 2:
+            assert colour_pixels(box, target_colour(i)) > 300
+            assert colour_pixels(box, target_colour(1 - i)) == 0 and colour_pixels(box, RED) == 0
+            assert colour_pixels(label, target_colour(i)) > 20  # "<id> tracking <score>"
+        else:
+            assert colour_pixels(box, RED) > 100 and colour_pixels(box, target_colour(0)) == 0
+            edge = (img[y, x : x + w + 1] == np.array(RED, np.uint8)).all(axis=1)
+            assert 0.2 < edge.mean() < 0.9  # dashed
+            assert colour_pixels(label, RED) > 20  # "2 LOST 0.05"
