@@ -4,9 +4,9 @@
 loader reads comma or tab) and ``<out>/<mode>/<tracker>/times/<seq>_time.txt``: seconds per frame
 (got10k; 0 marks a frame the streaming tracker missed). A time file of a batched run
 (``eval --batch K``) starts with the comment line ``# batch K: ...``: its times are a share of a
-batch step (throughput), not single-target latencies (``np.loadtxt`` skips the line). The time file is written first and the box
-file last, each through a temporary file + rename, so an existing box file means the sequence is
-complete: an interrupted run resumes without recomputing it.
+batch step (throughput), not single-target latencies (``np.loadtxt`` skips the line). The time
+file is written first and the box file last, each through a temporary file + rename, so an
+existing box file means the sequence is complete: an interrupted run resumes without recomputing it.
 
 ``<out>/<mode>/<tracker>/run.json`` records what the results were computed with
 (:func:`sstrack_edge.evaluation.trackers.run_identity`: card and file hashes, backend, precision,
