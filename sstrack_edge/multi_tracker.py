@@ -66,7 +66,7 @@ class TrackerBatch:
             if not tracker.initialized:
                 raise TrackerNotInitializedError(f"tracker {k} of the batch is not initialised")
             np.copyto(template[k], tracker._template[0])  # a copy per frame: a re-init cannot go stale
-            steps.append(tracker._prepare(frame, search[k : k + 1]))
+            steps.append(tracker._prepare(tracker._check_stream_frame(frame), search[k : k + 1]))
         t1 = time.perf_counter()
         scores, sizes, offsets = self._run(template, search)
         t2 = time.perf_counter()

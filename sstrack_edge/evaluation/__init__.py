@@ -17,11 +17,12 @@ from .metrics import SequenceScores, Summary, got10k_scores, score_sequence, sum
 from .sequence import FrameReadError, Sequence
 from .temporal import segment_starts, temporal_segments
 from .trackers import TrackerSpecError, create_tracker, parse_sstrack_spec, tracker_label
-from .tracking_runs import TrackingRun, run_offline, run_streaming
+from .tracking_runs import TrackingRun, run_offline, run_offline_batched, run_streaming
 
 __all__ = [
     "AnnotationError", "DatasetFormatError", "FORMATS", "FrameReadError", "MODES", "ModeResult", "Sequence",
     "SequenceScores", "Summary", "TrackerSpecError", "TrackingRun", "create_tracker", "detect_format", "evaluate",
-    "got10k_scores", "load_dataset", "parse_sstrack_spec", "read_boxes", "run_offline", "run_streaming",
+    "got10k_scores", "load_dataset", "parse_sstrack_spec", "read_boxes", "run_offline",
+    "run_offline_batched", "run_streaming",
     "score_sequence", "segment_starts", "summarize", "temporal_segments", "track_sequences", "tracker_label",
 ]

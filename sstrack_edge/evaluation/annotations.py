@@ -86,11 +86,13 @@ def write_boxes(path: str | os.PathLike, boxes: np.ndarray, delimiter: str = ","
     write_rows_atomic(path, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), delimiter=delimiter, fmt=fmt)
 
 
-def write_rows_atomic(path: str | os.PathLike, rows: np.ndarray, delimiter: str = ",", fmt: str = "%.3f") -> None:
+def write_rows_atomic(path: str | os.PathLike, rows: np.ndarray, delimiter: str = ",", fmt: str = "%.3f",
+                      header: str = "") -> None:
+    """``rows`` written atomically; a non-empty ``header`` becomes a first ``# `` comment line."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    np.savetxt(tmp, rows, delimiter=delimiter, fmt=fmt)
+    np.savetxt(tmp, rows, delimiter=delimiter, fmt=fmt, header=header)
     os.replace(tmp, path)
 
 

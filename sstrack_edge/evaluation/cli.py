@@ -68,6 +68,10 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--starts", type=_positive_int, default=1,
                    help="TRE: track each sequence from this many evenly spaced start frames, scoring the "
                         "segments equally (default: 1 = OPE; docs/evaluation.md)")
+    p.add_argument("--batch", type=_positive_int, default=1,
+                   help="offline: track this many sequences at a time through one batched network (sstrack "
+                        "variants with batch: dynamic; same boxes; FPS becomes throughput). Streaming, OpenCV "
+                        "peers and single-target variants run one at a time (default: 1; docs/evaluation.md)")
     p.add_argument("--include-first-frame", action="store_true", help="score frame 0 too (default: excluded)")
     p.add_argument("--absent", choices=ABSENT_POLICIES, default="exclude",
                    help="frames without a visible target: excluded (default) or counted as failures")
@@ -111,7 +115,7 @@ def run_eval(args: argparse.Namespace) -> int:
         for name in args.trackers:
             runs = track_sequences(sequences, name, args.out, threads=args.threads,
                                    nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir,
-                                   progress=not args.quiet)
+                                   progress=not args.quiet, batch=args.batch)
             path = write_submission(args.submission, args.out / "submission" / tracker_label(name), runs)
             print(f"{name}: {args.submission} submission written to {path}")
         return 0
@@ -119,11 +123,11 @@ def run_eval(args: argparse.Namespace) -> int:
         temporal_segments(sequences, args.starts), args.trackers, args.out, modes=tuple(args.modes),
         stream_fps=args.fps, threads=args.threads,
         nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
-        progress=not args.quiet,
+        progress=not args.quiet, batch=args.batch,
     )
     conventions = {"format": args.format, "root": str(args.root), "exclude_first_frame": not args.include_first_frame,
                    "absent": args.absent, "success_thresholds": 21, "precision_px": 20, "stream_fps": args.fps,
-                   "threads": args.threads, "starts": args.starts}
+                   "threads": args.threads, "starts": args.starts, "batch": args.batch}
     write_summary(args.out / "summary.json", results, conventions)
     print(results_table(results))
     print(f"results: {args.out}")
@@ -142,6 +146,8 @@ def _run_longterm(args, sequences) -> int:
     from .longterm import run_longterm, score_longterm, summarize_longterm
 
     segments = temporal_segments(sequences, args.starts)
+    if args.batch > 1:
+        print("note: --batch does not apply to --long-term: each segment is tracked alone", file=sys.stderr)
     rows = {}
     for name in args.trackers:
         tracker = create_tracker(name, threads=args.threads, nanotrack_dir=args.nanotrack_dir,

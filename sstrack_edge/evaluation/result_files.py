@@ -2,9 +2,11 @@
 
 ``<out>/<mode>/<tracker>/<seq>.txt``: one ``x,y,w,h`` row per frame (comma, 3 decimals; pytracking's
 loader reads comma or tab) and ``<out>/<mode>/<tracker>/times/<seq>_time.txt``: seconds per frame
-(got10k; 0 marks a frame the streaming tracker missed). The time file is written first and the box
-file last, each through a temporary file + rename, so an existing box file means the sequence is
-complete: an interrupted run resumes without recomputing it.
+(got10k; 0 marks a frame the streaming tracker missed). A time file of a batched run
+(``eval --batch K``) starts with the comment line ``# batch K: ...``: its times are a share of a
+batch step (throughput), not single-target latencies (``np.loadtxt`` skips the line). The time
+file is written first and the box file last, each through a temporary file + rename, so an
+existing box file means the sequence is complete: an interrupted run resumes without recomputing it.
 
 ``<out>/<mode>/<tracker>/run.json`` records what the results were computed with
 (:func:`sstrack_edge.evaluation.trackers.run_identity`: card and file hashes, backend, precision,
@@ -24,6 +26,11 @@ import numpy as np
 
 from .annotations import AnnotationError, read_boxes, write_boxes, write_rows_atomic, write_text_atomic
 from .tracking_runs import TrackingRun
+
+
+BATCH_TAG = "# batch "
+BATCH_NOTE = ("seconds per frame = a batched network step's wall time / its rows (sequences tracked at once), "
+              "not single-target latency; frame 0: this tracker's init")
 
 
 class ResultStore:
@@ -59,7 +66,8 @@ class ResultStore:
         return stale
 
     def save(self, mode: str, label: str, seq: str, run: TrackingRun) -> None:
-        write_rows_atomic(self.time_path(mode, label, seq), run.times.reshape(-1, 1), fmt="%.6f")
+        header = f"{BATCH_TAG[2:]}{run.batch}: {BATCH_NOTE}" if run.batch > 1 else ""  # savetxt adds the "# "
+        write_rows_atomic(self.time_path(mode, label, seq), run.times.reshape(-1, 1), fmt="%.6f", header=header)
         write_boxes(self.box_path(mode, label, seq), run.boxes)
 
     def load(self, mode: str, label: str, seq: str, n_frames: int) -> TrackingRun | None:
@@ -70,8 +78,11 @@ class ResultStore:
         try:
             boxes = read_boxes(bp)
             times = np.loadtxt(tp, dtype=np.float64, ndmin=1)
-        except (AnnotationError, ValueError):
+            with open(tp) as f:
+                first = f.readline()
+            batch = int(first[len(BATCH_TAG):].split(":")[0]) if first.startswith(BATCH_TAG) else 1
+        except (AnnotationError, ValueError, OSError):
             return None
         if len(boxes) != n_frames or len(times) != n_frames:
             return None
-        return TrackingRun(boxes, times)
+        return TrackingRun(boxes, times, batch=batch)

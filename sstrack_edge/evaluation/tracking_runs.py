@@ -12,6 +12,14 @@ Streaming model (as the VOT real-time experiment and streaming-perception evalua
   had last produced when that frame arrived (the initial box before the first output).
 
 A tracker faster than the frame rate therefore scores exactly as offline.
+
+Batched offline (``sstrack-edge eval --batch K``, :func:`run_offline_batched`): up to K sequences
+tracked at once by K :class:`~sstrack_edge.Tracker` objects on one batched network
+(:class:`~sstrack_edge.TrackerBatch`, one network call per step, each tracker on the next frame of
+its own sequence; a finished sequence's slot takes the next pending one). A row's output depends
+only on that row, so the boxes equal those of :func:`run_offline`. Its per-frame times are the
+step's wall time divided by the rows in the step: a throughput share, not single-target latency
+(``TrackingRun.batch`` > 1 marks them).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -37,6 +45,9 @@ class TrackingRun:
 
     boxes: np.ndarray  # N x 4
     times: np.ndarray  # N, seconds; offline: every frame; streaming: 0 where the frame was missed
+    # rows per network call the times were measured at: 1 = single-tracker latency; K > 1 (--batch K):
+    # frame 0 is the tracker's own init, every other frame the batch step's wall time / its rows
+    batch: int = 1
 
     @property
     def processed(self) -> np.ndarray:
@@ -73,6 +84,41 @@ def run_offline(tracker, sequence: Sequence) -> TrackingRun:
         (ok, box), times[i] = _timed(tracker.update, sequence.read_frame(i))
         boxes[i] = _as_box(box, bool(ok))
     return TrackingRun(boxes, times)
+
+
+def run_offline_batched(trackers: list, sequences: list[Sequence]) -> Iterator[tuple[Sequence, TrackingRun]]:
+    """:func:`run_offline` for several sequences at once: ``trackers`` (sstrack ``Tracker`` objects
+    sharing one batched ``LoadedModel``) track ``len(trackers)`` sequences at a time with one
+    :class:`~sstrack_edge.TrackerBatch` call per step; yields ``(sequence, run)`` as each finishes."""
+    from sstrack_edge.multi_tracker import TrackerBatch
+
+    step = TrackerBatch(trackers[0].model)  # ValueError for a single-target variant
+    pending, free, slots = iter(sequences), list(trackers), []  # slot: [tracker, sequence, next frame, run]
+    while True:
+        while free and (seq := next(pending, None)) is not None:  # keep the batch full
+            n, tracker = len(seq), free.pop()
+            boxes, times = np.empty((n, 4), dtype=np.float64), np.empty(n, dtype=np.float64)
+            boxes[0] = seq.init_box
+            _, times[0] = _timed(tracker.init, seq.read_frame(0), seq.init_box)
+            slots.append([tracker, seq, 1, TrackingRun(boxes, times, batch=len(trackers))])
+        done = [s for s in slots if s[2] == len(s[1])]
+        for slot in done:
+            slots.remove(slot)
+            free.append(slot[0])
+            yield slot[1], slot[3]
+        if done:
+            continue  # refill the freed slots before the next step
+        if not slots:
+            return
+        frames = [seq.read_frame(i) for _, seq, i, _ in slots]
+        results, elapsed = _timed(step.update, [s[0] for s in slots], frames)
+        for slot, result in zip(slots, results):
+            if isinstance(result, Exception):
+                raise result  # as Tracker.update alone would
+            run, i = slot[3], slot[2]
+            run.boxes[i] = _as_box(result.bbox, bool(result.ok))
+            run.times[i] = elapsed / len(slots)
+            slot[2] = i + 1
 
 
 def run_streaming(
