@@ -33,6 +33,7 @@ import numpy as np
 
 from sstrack_edge.geometry import iou_xywh
 from .sequence import Sequence
+from .tracking_runs import LatencyFn, run_offline, run_streaming
 
 THRESHOLDS = np.linspace(0.0, 1.0, 101)
 
@@ -56,20 +57,16 @@ def tracker_confidence(tracker, ok: bool) -> float:
     return 1.0 if ok else 0.0
 
 
-def run_longterm(tracker, sequence: Sequence) -> LongTermRun:
-    """One offline pass keeping every reported box, the confidence and the ok flag."""
-    n = len(sequence)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    conf = np.full(n, np.nan)
-    ok = np.ones(n, dtype=bool)
-    boxes[0] = sequence.init_box
-    tracker.init(sequence.read_frame(0), sequence.init_box)
-    for i in range(1, n):
-        flag, box = tracker.update(sequence.read_frame(i))
-        boxes[i] = np.asarray(box, dtype=np.float64).reshape(4)
-        ok[i] = bool(flag)
-        conf[i] = tracker_confidence(tracker, bool(flag))
-    return LongTermRun(boxes, conf, ok)
+def run_longterm(tracker, sequence: Sequence, fps: float | None = None,
+                 latency_fn: LatencyFn | None = None) -> LongTermRun:
+    """One pass keeping every reported box, the confidence and the ok flag: offline, or with ``fps``
+    streaming on the simulated real-time clock of :mod:`.tracking_runs` (a missed frame inherits
+    the box, confidence and ok the tracker had last reported when it arrived)."""
+    if fps is None:
+        run = run_offline(tracker, sequence, confidence_fn=tracker_confidence)
+    else:
+        run = run_streaming(tracker, sequence, fps, latency_fn=latency_fn, confidence_fn=tracker_confidence)
+    return LongTermRun(run.reported, run.confidence, run.ok)
 
 
 @dataclass
