@@ -21,7 +21,7 @@ from .plots import save_plots
 from .report import results_table, write_summary
 from .submission import SUBMISSION_FORMATS, write_submission
 from .temporal import temporal_segments
-from .trackers import create_tracker, tracker_label
+from .trackers import tracker_label
 
 DESCRIPTION = (
     "One-pass evaluation of several trackers on a benchmark, offline and streaming (real time at the source "

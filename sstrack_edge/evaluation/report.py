@@ -83,12 +83,13 @@ def longterm_tables(rows: dict[str, dict[str, dict]], segments: int) -> str:
     if any(r["by_kind"] for modes in rows.values() for r in modes.values()):
         header = (f"{'tracker':<{width}} {'mode':9s} {'kind':9s} {'absent':>6s} {'absent->lost':>12s} {'visible':>7s} "
                   f"{'visible->lost':>13s} {'returns':>7s} {'re-acquire':>10s}")
-        lines += ["", f"by kind of absence (its frames and the {AFTER_FRAMES} after each; real: the clips' own absences)",
-                  header, "-" * len(header)]
+        title = f"by kind of absence (its frames and the {AFTER_FRAMES} after each; real: the clips' own absences)"
+        lines += ["", title, header, "-" * len(header)]
         for name, modes in rows.items():
             for mode, r in modes.items():
                 for kind, k in r["by_kind"].items():
                     lines.append(f"{name:<{width}} {mode:9s} {kind:9s} {k['absent_frames']:6d} "
-                                 f"{_pct(k['absent_lost']):>12s} {k['visible_frames']:7d} {_pct(k['visible_lost']):>13s} "
-                                 f"{k['returns']:7d} {_median(k['reacquire_median']):>10s}")
+                                 f"{_pct(k['absent_lost']):>12s} {k['visible_frames']:7d} "
+                                 f"{_pct(k['visible_lost']):>13s} {k['returns']:7d} "
+                                 f"{_median(k['reacquire_median']):>10s}")
     return "\n".join(lines)
