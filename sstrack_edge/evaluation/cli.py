@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 
+from .absence import KINDS, check_seed, inject_absences, parse_kinds
 from .datasets import FORMATS, load_dataset
 from .evaluate import MODES, evaluate, track_sequences
 from .metrics import ABSENT_POLICIES
@@ -20,7 +21,7 @@ from .plots import save_plots
 from .report import results_table, write_summary
 from .submission import SUBMISSION_FORMATS, write_submission
 from .temporal import temporal_segments
-from .trackers import create_tracker, tracker_label
+from .trackers import tracker_label
 
 DESCRIPTION = (
     "One-pass evaluation of several trackers on a benchmark, offline and streaming (real time at the source "
@@ -50,6 +51,20 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _kinds(text: str) -> tuple[str, ...]:
+    try:
+        return parse_kinds(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _seed(text: str) -> int:
+    try:
+        return check_seed(int(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}") from e
+
+
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="dataset root folder")
     p.add_argument("--format", default="auto", choices=["auto", *sorted(FORMATS)],
@@ -58,7 +73,8 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="comma-separated: sstrack, sstrack:<model_dir>[:backend[:precision]], "
                         "opencv:csrt, opencv:kcf, opencv:mil, opencv:nano, opencv:vit")
     p.add_argument("--out", type=Path, required=True, help="results folder (re-running resumes)")
-    p.add_argument("--modes", type=_csv, default=list(MODES), help="offline,streaming (default: both)")
+    p.add_argument("--modes", type=_csv, default=None,
+                   help="offline,streaming (default: both; with --long-term: offline)")
     p.add_argument("--sequences", type=_csv, default=None, help="only these sequences (comma-separated)")
     p.add_argument("--fps", type=_positive_float, default=None,
                    help="streaming source frame rate (default: per sequence, from sequences.json / the format)")
@@ -80,6 +96,11 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--long-term", action="store_true",
                    help="presence evaluation instead (VOT-LT tracking precision / recall / F over confidence "
                         "thresholds, absent frames reported lost, re-acquisition); writes longterm.json")
+    p.add_argument("--inject", type=_kinds, default=None, metavar="KINDS",
+                   help="with --long-term: insert seeded absence events into every sequence, of these kinds "
+                        f"(comma-separated: {','.join(KINDS)}, or all); scored also per kind (docs/evaluation.md)")
+    p.add_argument("--inject-seed", type=_seed, default=0, metavar="N",
+                   help="seed of the --inject events (default 0; the same seed gives the same frames)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_eval)
@@ -103,12 +124,15 @@ def _quiet_opencv_logs() -> None:
 def run_eval(args: argparse.Namespace) -> int:
     if args.quiet:
         _quiet_opencv_logs()
-    for m in args.modes:
+    modes = args.modes or (["offline"] if args.long_term else list(MODES))
+    for m in modes:
         if m not in MODES:
             raise ValueError(f"unknown mode {m!r}; known: {', '.join(MODES)}")
+    if args.inject and not args.long_term:
+        raise ValueError("--inject adds absence events for the presence evaluation: use it with --long-term")
     sequences = load_dataset(args.root, args.format, args.sequences)
     if args.long_term:
-        return _run_longterm(args, sequences)
+        return _run_longterm(args, sequences, modes)
     if args.submission:
         if args.starts != 1:
             raise ValueError("--submission writes one-pass results: it cannot be combined with --starts")
@@ -120,7 +144,7 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"{name}: {args.submission} submission written to {path}")
         return 0
     results = evaluate(
-        temporal_segments(sequences, args.starts), args.trackers, args.out, modes=tuple(args.modes),
+        temporal_segments(sequences, args.starts), args.trackers, args.out, modes=tuple(modes),
         stream_fps=args.fps, threads=args.threads,
         nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir, exclude_first_frame=not args.include_first_frame, absent=args.absent,
         progress=not args.quiet, batch=args.batch,
@@ -139,31 +163,33 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_longterm(args, sequences) -> int:
-    """``--long-term``: one offline pass per tracker and segment, every box and confidence kept."""
+def _run_longterm(args, sequences, modes) -> int:
+    """``--long-term``: per tracker and mode one pass over every segment, every box and confidence
+    kept; with ``--inject`` on the sequences with absence events."""
     import json
 
-    from .longterm import run_longterm, score_longterm, summarize_longterm
+    from .longterm import evaluate_longterm
+    from .report import longterm_tables
 
+    injection = None
+    if args.inject:
+        if args.starts != 1:
+            raise ValueError("--inject places events on whole sequences: it cannot be combined with --starts")
+        sequences = inject_absences(sequences, args.inject, args.inject_seed)
+        injection = {"kinds": list(args.inject), "seed": args.inject_seed,
+                     "events": {s.name: s.meta["absence_events"] for s in sequences}}
     segments = temporal_segments(sequences, args.starts)
     if args.batch > 1:
         print("note: --batch does not apply to --long-term: each segment is tracked alone", file=sys.stderr)
-    rows = {}
-    for name in args.trackers:
-        tracker = create_tracker(name, threads=args.threads, nanotrack_dir=args.nanotrack_dir,
-                                 vittrack_dir=args.vittrack_dir)
-        scores = [score_longterm(run_longterm(tracker, s), s.ground_truth, s.present()) for s in segments]
-        rows[name] = summarize_longterm(scores)
+    rows = evaluate_longterm(segments, args.trackers, modes=tuple(modes), stream_fps=args.fps, threads=args.threads,
+                             nanotrack_dir=args.nanotrack_dir, vittrack_dir=args.vittrack_dir,
+                             progress=not args.quiet)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "longterm.json").write_text(json.dumps({"segments": len(segments), "trackers": rows}, indent=1))
-    print(f"{'tracker':34s} {'F':>6s} {'Pr':>6s} {'Re':>6s} {'tau':>5s} {'absent->lost':>12s} "
-          f"{'visible->lost':>13s} {'re-acquire (median frames)':>27s}")
-    for name, r in rows.items():
-        pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
-        reacq = "-" if r["reacquire_median"] is None else f"{r['reacquire_median']:.0f} ({r['returns']} returns)"
-        print(f"{name:34s} {100 * r['f_score']:6.1f} {100 * r['precision']:6.1f} {100 * r['recall']:6.1f} "
-              f"{r['threshold']:5.2f} {pct(r['absent_lost']):>12s} {pct(r['visible_lost']):>13s} {reacq:>27s}")
-    print(f"{len(segments)} segments; F / Pr / Re in %, at the threshold (tau) with the best F; results: {args.out}")
+    (args.out / "longterm.json").write_text(json.dumps(
+        {"segments": len(segments), "modes": list(modes), "stream_fps": args.fps, "injection": injection,
+         "trackers": rows}, indent=1))
+    print(longterm_tables(rows, len(segments)))
+    print(f"results: {args.out}")
     return 0
 
 

@@ -20,6 +20,12 @@ Besides the curves, what drone software acts on, at the tracker's own decision (
   return until the tracker reports ``ok`` with IoU >= 0.5 (median over returns; a return never
   re-acquired counts as the frames left in the sequence).
 
+The presence rates and re-acquisition are also reported per kind of absence (``by_kind``): the
+frames of each injected event kind (:mod:`.absence`) and the ``AFTER_FRAMES`` after it, and ``real``
+for the clip's own absences and the frames after them (:func:`.absence.frame_kinds`); a return counts
+for the kind of the absent frame before it. Streaming (``fps`` given to :func:`run_longterm`) scores
+on a frame what the tracker had reported when the frame arrived (:mod:`.tracking_runs`).
+
 Confidence per tracker: ``sstrack`` the runtime's score (``Tracker.result.score``), OpenCV VitTrack
 and NanoTrack ``getTrackingScore()``, other OpenCV trackers their ``ok`` flag (1 or 0). Frame 0 (the
 initialisation) is not scored.
@@ -33,6 +39,7 @@ import numpy as np
 
 from sstrack_edge.geometry import iou_xywh
 from .sequence import Sequence
+from .tracking_runs import LatencyFn, run_offline, run_streaming
 
 THRESHOLDS = np.linspace(0.0, 1.0, 101)
 
@@ -56,20 +63,27 @@ def tracker_confidence(tracker, ok: bool) -> float:
     return 1.0 if ok else 0.0
 
 
-def run_longterm(tracker, sequence: Sequence) -> LongTermRun:
-    """One offline pass keeping every reported box, the confidence and the ok flag."""
-    n = len(sequence)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    conf = np.full(n, np.nan)
-    ok = np.ones(n, dtype=bool)
-    boxes[0] = sequence.init_box
-    tracker.init(sequence.read_frame(0), sequence.init_box)
-    for i in range(1, n):
-        flag, box = tracker.update(sequence.read_frame(i))
-        boxes[i] = np.asarray(box, dtype=np.float64).reshape(4)
-        ok[i] = bool(flag)
-        conf[i] = tracker_confidence(tracker, bool(flag))
-    return LongTermRun(boxes, conf, ok)
+def run_longterm(tracker, sequence: Sequence, fps: float | None = None,
+                 latency_fn: LatencyFn | None = None) -> LongTermRun:
+    """One pass keeping every reported box, the confidence and the ok flag: offline, or with ``fps``
+    streaming on the simulated real-time clock of :mod:`.tracking_runs` (a missed frame inherits
+    the box, confidence and ok the tracker had last reported when it arrived)."""
+    if fps is None:
+        run = run_offline(tracker, sequence, confidence_fn=tracker_confidence)
+    else:
+        run = run_streaming(tracker, sequence, fps, latency_fn=latency_fn, confidence_fn=tracker_confidence)
+    return LongTermRun(run.reported, run.confidence, run.ok)
+
+
+@dataclass
+class PresenceCounts:
+    """Frames absent / reported lost, visible / reported lost, and frames to re-acquire per return."""
+
+    absent_frames: int = 0
+    absent_lost: int = 0
+    visible_frames: int = 0
+    visible_lost: int = 0
+    reacquire: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -81,10 +95,18 @@ class LongTermScores:
     visible_frames: int
     visible_lost: int
     reacquire: list[int] = field(default_factory=list)  # frames to re-acquire, one per return
+    by_kind: dict[str, PresenceCounts] = field(default_factory=dict)
 
 
-def score_longterm(run: LongTermRun, ground_truth: np.ndarray, present: np.ndarray) -> LongTermScores:
-    """Scores of one sequence (frame 0 excluded); ``present``: the target is visible in that frame."""
+def _counts(ok: np.ndarray, vis: np.ndarray, reacquire: list[int]) -> PresenceCounts:
+    return PresenceCounts(int((~vis).sum()), int((~ok & ~vis).sum()), int(vis.sum()), int((~ok & vis).sum()),
+                          reacquire)
+
+
+def score_longterm(run: LongTermRun, ground_truth: np.ndarray, present: np.ndarray,
+                   kinds: np.ndarray | None = None) -> LongTermScores:
+    """Scores of one sequence (frame 0 excluded); ``present``: the target is visible in that frame;
+    ``kinds``: a label per frame (``""``: none) for the per-kind counts."""
     gt = np.asarray(ground_truth, dtype=np.float64)
     present = np.asarray(present, dtype=bool)
     if len(gt) != len(run.boxes) or len(present) != len(run.boxes):
@@ -99,32 +121,96 @@ def score_longterm(run: LongTermRun, ground_truth: np.ndarray, present: np.ndarr
     precision = np.where(n_claimed > 0, hit / np.maximum(n_claimed, 1), 1.0)  # no claim: nothing wrong
     recall = hit / vis.sum() if vis.any() else np.zeros_like(hit)
     ok = run.ok[frames]
-    reacquire = []
+    returns = []  # (frame of the return, frames to re-acquire)
     for t in frames:
         if present[t] and not present[t - 1]:  # the target returns at frame t
             good = np.flatnonzero(run.ok[t:] & (iou[t:] >= 0.5))
-            reacquire.append(int(good[0]) if len(good) else len(gt) - t)
-    return LongTermScores(precision, recall, int((~vis).sum()), int((~ok & ~vis).sum()),
-                          int(vis.sum()), int((~ok & vis).sum()), reacquire)
+            returns.append((t, int(good[0]) if len(good) else len(gt) - t))
+    total = _counts(ok, vis, [r for _, r in returns])
+    by_kind = {}
+    if kinds is not None:
+        kinds = np.asarray(kinds, dtype=object)
+        if len(kinds) != len(gt):
+            raise ValueError(f"{len(kinds)} frame labels for {len(gt)} frames")
+        for k in sorted(set(kinds[frames]) - {""}):
+            m = kinds[frames] == k
+            by_kind[k] = _counts(ok[m], vis[m], [r for t, r in returns if kinds[t - 1] == k])
+    return LongTermScores(precision, recall, total.absent_frames, total.absent_lost, total.visible_frames,
+                          total.visible_lost, total.reacquire, by_kind)
+
+
+def _rates(counts: list[PresenceCounts]) -> dict:
+    absent = sum(c.absent_frames for c in counts)
+    visible = sum(c.visible_frames for c in counts)
+    returns = [r for c in counts for r in c.reacquire]
+    return {
+        "absent_frames": absent, "absent_lost": sum(c.absent_lost for c in counts) / absent if absent else None,
+        "visible_frames": visible, "visible_lost": sum(c.visible_lost for c in counts) / visible if visible else None,
+        "returns": len(returns), "reacquire_median": float(np.median(returns)) if returns else None,
+    }
 
 
 def summarize_longterm(scores: list[LongTermScores]) -> dict:
     """Pr and Re averaged over sequences at each threshold, F at the best threshold; presence rates
-    pooled over frames; median frames to re-acquire over all returns."""
+    pooled over frames; median frames to re-acquire over all returns; the same rates per kind."""
     if not scores:
         raise ValueError("no sequences to summarize")
     pr = np.mean([s.precision for s in scores], axis=0)
     re = np.mean([s.recall for s in scores], axis=0)
     f = np.where(pr + re > 0, 2 * pr * re / np.maximum(pr + re, 1e-12), 0.0)
     best = int(np.argmax(f))
-    absent = sum(s.absent_frames for s in scores)
-    visible = sum(s.visible_frames for s in scores)
-    returns = [r for s in scores for r in s.reacquire]
+    kinds = sorted({k for s in scores for k in s.by_kind})
     return {
         "f_score": float(f[best]), "precision": float(pr[best]), "recall": float(re[best]),
         "threshold": float(THRESHOLDS[best]),
-        "absent_frames": absent, "absent_lost": sum(s.absent_lost for s in scores) / absent if absent else None,
-        "visible_frames": visible, "visible_lost": sum(s.visible_lost for s in scores) / visible if visible else None,
-        "returns": len(returns), "reacquire_median": float(np.median(returns)) if returns else None,
+        **_rates([PresenceCounts(s.absent_frames, s.absent_lost, s.visible_frames, s.visible_lost, s.reacquire)
+                  for s in scores]),
+        "by_kind": {k: _rates([s.by_kind[k] for s in scores if k in s.by_kind]) for k in kinds},
         "curves": {"threshold": THRESHOLDS.tolist(), "precision": pr.tolist(), "recall": re.tolist()},
     }
+
+
+def evaluate_longterm(
+    sequences: list[Sequence],
+    trackers: list[str],
+    modes: tuple[str, ...] = ("offline",),
+    stream_fps: float | None = None,
+    latency_fn: LatencyFn | None = None,
+    threads: int | None = None,
+    nanotrack_dir=None,
+    vittrack_dir=None,
+    progress: bool = False,
+) -> dict[str, dict[str, dict]]:
+    """``{tracker: {mode: summary}}`` (:func:`summarize_longterm`): one pass per tracker, mode and
+    sequence; streaming at ``stream_fps`` or each sequence's own frame rate."""
+    from tqdm import tqdm
+
+    from .absence import frame_kinds
+    from .trackers import create_tracker
+
+    for m in modes:
+        if m not in ("offline", "streaming"):
+            raise ValueError(f"unknown evaluation mode {m!r}; known: offline, streaming")
+    if not sequences:
+        raise ValueError("no sequences to evaluate")
+    partial = [s.name for s in sequences if not s.has_full_annotation]
+    if partial:
+        raise ValueError(f"the long-term evaluation needs ground truth on every frame: {', '.join(partial[:5])}")
+    if "streaming" in modes:
+        no_rate = [s.name for s in sequences if not (stream_fps or s.fps)]
+        if no_rate:
+            raise ValueError(f"streaming needs a frame rate: pass --fps (no fps for {', '.join(no_rate[:5])})")
+    instances = {name: create_tracker(name, threads=threads, nanotrack_dir=nanotrack_dir, vittrack_dir=vittrack_dir)
+                 for name in trackers}  # all built first: a bad name fails before any run
+    kinds = [frame_kinds(s) for s in sequences]
+    rows: dict[str, dict[str, dict]] = {}
+    for name, tracker in instances.items():
+        for mode in modes:
+            scores = []
+            for seq, k in tqdm(list(zip(sequences, kinds)), desc=f"{name} {mode} long-term", unit="seq",
+                               disable=not progress, leave=False):
+                fps = (stream_fps or seq.fps) if mode == "streaming" else None
+                run = run_longterm(tracker, seq, fps=fps, latency_fn=latency_fn)
+                scores.append(score_longterm(run, seq.ground_truth, seq.present(), k))
+            rows.setdefault(name, {})[mode] = summarize_longterm(scores)
+    return rows

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from .absence import AFTER_FRAMES
 from .evaluate import ModeResult
 
 
@@ -66,3 +67,40 @@ def write_summary(path: str | os.PathLike, results: list[ModeResult], convention
     tmp.write_text(json.dumps(summary_dict(results, conventions), indent=1) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+def _median(v) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def longterm_tables(rows: dict[str, dict[str, dict]], segments: int) -> str:
+    """The ``--long-term`` tables: one row per tracker and mode, then one per tracker, mode and kind
+    of absence (``rows``: :func:`.longterm.evaluate_longterm`)."""
+    width = max([34] + [len(name) for name in rows])
+    header = (f"{'tracker':<{width}} {'mode':9s} {'F':>6s} {'Pr':>6s} {'Re':>6s} {'tau':>5s} {'absent->lost':>12s} "
+              f"{'visible->lost':>13s} {'re-acquire (median frames)':>27s}")
+    lines = [header, "-" * len(header)]
+    for name, modes in rows.items():
+        for mode, r in modes.items():
+            reacq = "-" if r["reacquire_median"] is None else f"{r['reacquire_median']:.0f} ({r['returns']} returns)"
+            lines.append(f"{name:<{width}} {mode:9s} {100 * r['f_score']:6.1f} {100 * r['precision']:6.1f} "
+                         f"{100 * r['recall']:6.1f} {r['threshold']:5.2f} {_pct(r['absent_lost']):>12s} "
+                         f"{_pct(r['visible_lost']):>13s} {reacq:>27s}")
+    lines.append(f"{segments} segments; F / Pr / Re in %, at the threshold (tau) with the best F")
+    if any(r["by_kind"] for modes in rows.values() for r in modes.values()):
+        header = (f"{'tracker':<{width}} {'mode':9s} {'kind':9s} {'absent':>6s} {'absent->lost':>12s} {'visible':>7s} "
+                  f"{'visible->lost':>13s} {'returns':>7s} {'re-acquire':>10s}")
+        title = f"by kind of absence (its frames and the {AFTER_FRAMES} after each; real: the clips' own absences)"
+        lines += ["", title, header, "-" * len(header)]
+        for name, modes in rows.items():
+            for mode, r in modes.items():
+                for kind, k in r["by_kind"].items():
+                    lines.append(f"{name:<{width}} {mode:9s} {kind:9s} {k['absent_frames']:6d} "
+                                 f"{_pct(k['absent_lost']):>12s} {k['visible_frames']:7d} "
+                                 f"{_pct(k['visible_lost']):>13s} {k['returns']:7d} "
+                                 f"{_median(k['reacquire_median']):>10s}")
+    return "\n".join(lines)

@@ -49,6 +49,8 @@ def segment(seq: Sequence, start: int) -> Sequence:
         raise ValueError(f"sequence {seq.name!r}: start frame {start} is outside 0..{len(seq) - 1}")
     if start == 0:
         return seq
+    if seq.meta.get("absence_events"):
+        raise ValueError(f"sequence {seq.name!r} has injected absence events: it cannot be split into TRE segments")
     return Sequence(
         name=f"{seq.name}@{start + 1}",
         frames=seq.frames[start:],

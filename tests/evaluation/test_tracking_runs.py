@@ -118,3 +118,28 @@ def test_bad_frame_rate_or_latency_is_a_value_error(sequence):
         run_streaming(FrameIndexTracker(), sequence, fps=0)
     with pytest.raises(ValueError, match="latency must be positive"):
         run_streaming(FrameIndexTracker(), sequence, FPS, latency_fn=constant(0.0))
+
+
+class ScoredTracker(LosesOddFrames):
+    """Reports lost on odd frames and a confidence encoding the frame index."""
+
+    def confidence(self, ok):
+        return self.seen[-1] / 100.0
+
+
+def test_runs_keep_what_the_tracker_reported_and_missed_frames_inherit_it(sequence):
+    conf = lambda tracker, ok: tracker.confidence(ok)  # noqa: E731
+    offline = run_offline(ScoredTracker(), sequence, confidence_fn=conf)
+    assert offline.reported.tolist() == [box_of(i) for i in range(N)]  # the box also where it said lost
+    assert offline.ok.tolist() == [True] + [i % 2 == 0 for i in range(1, N)]
+    assert np.isnan(offline.confidence[0]) and offline.confidence[1:].tolist() == [i / 100 for i in range(1, N)]
+    fast = run_streaming(ScoredTracker(), sequence, FPS, latency_fn=constant(0.5 * T), confidence_fn=conf)
+    for field in ("boxes", "reported", "ok", "confidence"):
+        assert np.array_equal(getattr(fast, field), getattr(offline, field), equal_nan=True), field
+    slow = run_streaming(ScoredTracker(), sequence, FPS, latency_fn=constant(2 * T), confidence_fn=conf)
+    # processed 0, 2, 4, 6, 8, 10, 11; missed frame i >= 3 shows frame i-3's output, 1 the init
+    source = [0, 0, 2, 0, 4, 2, 6, 4, 8, 6, 10, 11]
+    assert slow.reported.tolist() == [box_of(s) for s in source]
+    assert slow.ok.tolist() == [s % 2 == 0 for s in source]
+    assert slow.confidence[1:].tolist() == [1.0 if s == 0 else s / 100 for s in source[1:]]
+    assert run_offline(ScoredTracker(), sequence).confidence is None  # no confidence function: none kept
