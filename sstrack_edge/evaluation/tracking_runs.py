@@ -116,8 +116,8 @@ class _Outputs:
         idx = np.arange(len(times)) if source is None else source
         conf = self.conf[idx]
         conf[0] = np.nan
-        return TrackingRun(self.boxes[idx], times, self.reported[idx], self.ok[idx],
-                           conf if self.confidence_fn is not None else None)
+        return TrackingRun(self.boxes[idx], times, reported=self.reported[idx], ok=self.ok[idx],
+                           confidence=conf if self.confidence_fn is not None else None)
 
 
 def run_offline(tracker, sequence: Sequence, confidence_fn: ConfidenceFn | None = None) -> TrackingRun:
