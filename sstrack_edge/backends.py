@@ -257,6 +257,7 @@ class _OpenVinoBatchRunner:
         request, outputs = r
         request.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
         score, size, offset = (request.get_tensor(o).data for o in outputs)
+        # share_outputs: views that a later infer() on this model may overwrite; decode them at once
         return score[:, 0], size, offset
 
 

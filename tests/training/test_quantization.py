@@ -147,6 +147,40 @@ def test_int8_agrees_with_fp32_on_real_crops(int8_dir, name):
                       and m["box_iou"] >= 0.9)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # kept=false variants and the untrained card
+def test_batch_declaration_matches_row_independence(int8_dir, train_videos):
+    """A variant declared ``batch: "dynamic"`` gives each row of a batch what it gives that row alone
+    (what MultiTracker relies on); int8-dynamic is declared 1 because a batch couples its rows."""
+    import sstrack_edge
+
+    card = ModelCard.load(int8_dir)
+    assert {v.name: v.batch for v in card.variants} == {
+        "fp32": "dynamic", "openvino-fp32": "dynamic", "int8-dynamic": 1, "int8-static": "dynamic",
+        "openvino-int8": "dynamic"}
+    assert "one activation scale per call" in card.variant("int8-dynamic").quantization["batch_note"]
+    pairs = list(CalibrationSet.from_config(train_videos, ModelConfig(**TINY), num_pairs=3, seed=2,
+                                            sequences=TRAIN_CLIPS).inputs())
+    pairs[1]["search"] = pairs[1]["search"] * 0.2  # a dark crop next to bright ones
+    batch = {k: np.concatenate([p[k] for p in pairs]) for k in ("template", "search")}
+    for v in card.variants:
+        if v.batched:
+            run = sstrack_edge.load_model(int8_dir, variant=v.name, threads=1, batched=True).create_batch_runner()
+            def outputs(z, x):  # copies: OpenVINO's outputs are views the next call may overwrite
+                return [m.copy() for m in run(z, x)]
+
+            together = outputs(batch["template"], batch["search"])
+            alone = [outputs(p["template"], p["search"]) for p in pairs]
+            worst = max(float(np.abs(together[m][i] - alone[i][m][0]).max()) for i in range(3) for m in range(3))
+            assert worst <= 1e-5, (v.name, worst)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(int8_dir / "model_int8_dynamic.onnx"), providers=["CPUExecutionProvider"])
+    together = session.run(None, batch)
+    alone = [session.run(None, p) for p in pairs]
+    coupled = max(float(np.abs(together[m][i] - alone[i][m][0]).max()) for i in range(3) for m in range(3))
+    assert coupled > 1e-3  # rows change each other: not batchable
+
+
 def test_int8_graphs_are_really_quantized(int8_dir):
     dyn = onnx.load(str(int8_dir / "model_int8_dynamic.onnx")).graph
     ops = {n.op_type for n in dyn.node}
