@@ -194,19 +194,6 @@ def _not_batched(card: ModelCard, v: Variant) -> str:
 
 
 # ----------------------------------------------------------------------------- runners
-class _OrtRunner:
-    """Per-tracker runner on a shared ``onnxruntime.InferenceSession`` (``run`` is thread-safe)."""
-
-    def __init__(self, model: "LoadedModel"):
-        self._session = model.compiled
-        self._in = (model.card.input["template"], model.card.input["search"])
-        self._out = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
-
-    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
-        return score[0, 0], size[0], offset[0]
-
-
 class _OpenVinoRunner:
     """Per-tracker infer request on a shared OpenVINO ``CompiledModel``."""
 
@@ -236,6 +223,14 @@ class _OrtBatchRunner:
     def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
         return score[:, 0], size, offset
+
+
+class _OrtRunner(_OrtBatchRunner):
+    """Per-tracker runner on a shared ``onnxruntime.InferenceSession`` (``run`` is thread-safe): one row."""
+
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        score, size, offset = super().__call__(template, search)
+        return score[0], size[0], offset[0]
 
 
 class _OpenVinoBatchRunner:

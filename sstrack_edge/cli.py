@@ -35,25 +35,12 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="low-score frames still followed before re-detection (default: from the card; 0 = freeze at once)")
 
 
-def _make_tracker(args: argparse.Namespace):
+def _make_tracker(args: argparse.Namespace, several: bool = False):
+    """A ``Tracker`` (or, with ``several``, a ``MultiTracker``) with the model options of ``args``."""
+    from .multi_tracker import MultiTracker
     from .tracker import Tracker
 
-    return Tracker(
-        args.model,
-        backend=args.backend,
-        precision=args.precision,
-        threads=args.threads,
-        spin_wait=args.spin_wait,
-        lost_threshold=args.lost_threshold,
-        variant=args.variant,
-        lost_patience=args.lost_patience,
-    )
-
-
-def _make_multi_tracker(args: argparse.Namespace):
-    from .multi_tracker import MultiTracker
-
-    return MultiTracker(
+    return (MultiTracker if several else Tracker)(
         args.model,
         backend=args.backend,
         precision=args.precision,
@@ -323,7 +310,7 @@ class _ManyTargets:
         self.lost: dict[int, int] = {}
 
     def load(self, args: argparse.Namespace) -> str:
-        self.tracker = _make_multi_tracker(args)
+        self.tracker = _make_tracker(args, several=True)
         return f"{self.tracker.model.describe()}, {len(self.boxes)} targets in one batched call per frame"
 
     def results_file(self, path: str) -> MotResultsFile:

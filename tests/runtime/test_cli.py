@@ -266,7 +266,7 @@ def test_track_runs_in_constant_memory_and_time_per_frame(sot_eval, tmp_path, mo
             self.result = TrackResult((x, x, 30.0, 40.0), 0.5, i % 3 == 0, "tracking", i, 4.0, latency_ms=4.0 + i % 5)
 
     monkeypatch.setattr(sources, "open_source", lambda *a, **k: Endless())
-    monkeypatch.setattr(cli, "_make_tracker", lambda args: StubTracker())
+    monkeypatch.setattr(cli, "_make_tracker", lambda args, several=False: StubTracker())
     tracemalloc.start()
     try:
         code = run_cli(["track", "endless", "--bbox", "10,10,30,40", "--results", tmp_path / "boxes.txt", "--quiet"])
@@ -431,7 +431,7 @@ def test_track_bad_bboxes_file_fails_before_loading(
         raise AssertionError("the source was opened / the model loaded before the boxes were checked")
 
     monkeypatch.setattr(sources, "open_source", fail)
-    monkeypatch.setattr(cli, "_make_multi_tracker", fail)
+    monkeypatch.setattr(cli, "_make_tracker", fail)
     path = tmp_path / "boxes.txt"
     if content is not None:
         path.write_text(content)
@@ -486,7 +486,7 @@ def test_track_several_targets_stop_signal_keeps_rows_and_video(
 
     from sstrack_edge import sources
 
-    real_open, real_make = sources.open_source, cli._make_multi_tracker
+    real_open, real_make = sources.open_source, cli._make_tracker
 
     class SignallingSource(sources.FrameSource):
         def __init__(self, inner):
@@ -501,8 +501,9 @@ def test_track_several_targets_stop_signal_keeps_rows_and_video(
         def close(self):
             self.inner.close()
 
-    def make_multi_tracker(args):
-        tracker = real_make(args)
+    def make_multi_tracker(args, several=False):
+        assert several
+        tracker = real_make(args, several)
         update = tracker.update
 
         def signalling_update(frame):
@@ -515,7 +516,7 @@ def test_track_several_targets_stop_signal_keeps_rows_and_video(
         return tracker
 
     monkeypatch.setattr(sources, "open_source", lambda *a, **k: SignallingSource(real_open(*a, **k)))
-    monkeypatch.setattr(cli, "_make_multi_tracker", make_multi_tracker)
+    monkeypatch.setattr(cli, "_make_tracker", make_multi_tracker)
 
     def unhandled(signum, frame):
         raise _SignalSent(signum)
