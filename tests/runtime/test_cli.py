@@ -162,25 +162,19 @@ class _SignalSent(Exception):
     pass
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-@pytest.mark.parametrize("when", ["waiting for a frame", "tracking a frame"])
-def test_track_stop_signal_keeps_results_video_and_summary(
-    sot_eval, tiny_model_dir, tmp_path, monkeypatch, capsys, sig, code, when
-):
-    """Ctrl-C (SIGINT) or SIGTERM after 8 frames: the 8 rows are in the results file, the video is
-    finalized with the same 8 frames, the summary is printed. A signal that arrives while a frame
-    is tracked lets that frame finish first.
+def _signal_after_8_frames(monkeypatch, sig, when: str) -> None:
+    """Patch the CLI's source and tracker factory so that ``sig`` arrives after 8 frames: while the
+    source waits for the 9th frame, or while the 8th (0-based 7) is tracked.
 
     The signal is delivered by calling the process's handler for it, as the interpreter does: a real
     ``os.kill`` here can crash the shared test process once OpenVINO compiled models have come and
     gone in it (test_live_rtsp.py sends real signals to a separate CLI process)."""
+    from sstrack_edge import sources
 
     def deliver(sig):
         handler = signal.getsignal(sig)
         assert callable(handler), f"no Python handler for {sig!r}"
         handler(sig, None)
-
-    from sstrack_edge import sources
 
     real_open, real_make = sources.open_source, cli._make_tracker
 
@@ -197,12 +191,13 @@ def test_track_stop_signal_keeps_results_video_and_summary(
         def close(self):
             self.inner.close()
 
-    def make_tracker(args):
-        tracker = real_make(args)
-        update = tracker.update
+    def make_tracker(args, several=False):
+        tracker = real_make(args, several)
+        update, calls = tracker.update, []
 
         def signalling_update(frame):
-            if tracker.result.frame_index == 6:  # this update tracks frame 7 (0-based), the 8th
+            calls.append(frame)
+            if len(calls) == 7:  # this update tracks frame 7 (0-based), the 8th
                 deliver(sig)
             return update(frame)
 
@@ -212,6 +207,17 @@ def test_track_stop_signal_keeps_results_video_and_summary(
 
     monkeypatch.setattr(sources, "open_source", lambda *a, **k: SignallingSource(real_open(*a, **k)))
     monkeypatch.setattr(cli, "_make_tracker", make_tracker)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("when", ["waiting for a frame", "tracking a frame"])
+def test_track_stop_signal_keeps_results_video_and_summary(
+    sot_eval, tiny_model_dir, tmp_path, monkeypatch, capsys, sig, code, when
+):
+    """Ctrl-C (SIGINT) or SIGTERM after 8 frames: the 8 rows are in the results file, the video is
+    finalized with the same 8 frames, the summary is printed. A signal that arrives while a frame
+    is tracked lets that frame finish first (how the signal is sent: :func:`_signal_after_8_frames`)."""
+    _signal_after_8_frames(monkeypatch, sig, when)
 
     def unhandled(signum, frame):  # the test's stand-in for SIGTERM's default action (ending the process)
         raise _SignalSent(signum)
@@ -478,45 +484,7 @@ def test_track_several_targets_stop_signal_keeps_rows_and_video(
 ):
     """As test_track_stop_signal_keeps_results_video_and_summary, with two targets: a signal after 8
     frames leaves 8 x 2 MOT rows, an 8-frame video and the summary."""
-
-    def deliver(sig):
-        handler = signal.getsignal(sig)
-        assert callable(handler), f"no Python handler for {sig!r}"
-        handler(sig, None)
-
-    from sstrack_edge import sources
-
-    real_open, real_make = sources.open_source, cli._make_tracker
-
-    class SignallingSource(sources.FrameSource):
-        def __init__(self, inner):
-            self.inner, self.fps, self.length = inner, inner.fps, inner.length
-
-        def __iter__(self):
-            for i, frame in enumerate(self.inner):
-                if when == "waiting for a frame" and i == 8:
-                    deliver(sig)
-                yield frame
-
-        def close(self):
-            self.inner.close()
-
-    def make_multi_tracker(args, several=False):
-        assert several
-        tracker = real_make(args, several)
-        update = tracker.update
-
-        def signalling_update(frame):
-            if tracker.results[0].frame_index == 6:  # this update tracks frame 7 (0-based), the 8th
-                deliver(sig)
-            return update(frame)
-
-        if when == "tracking a frame":
-            tracker.update = signalling_update
-        return tracker
-
-    monkeypatch.setattr(sources, "open_source", lambda *a, **k: SignallingSource(real_open(*a, **k)))
-    monkeypatch.setattr(cli, "_make_tracker", make_multi_tracker)
+    _signal_after_8_frames(monkeypatch, sig, when)
 
     def unhandled(signum, frame):
         raise _SignalSent(signum)
