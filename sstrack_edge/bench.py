@@ -59,11 +59,18 @@ def load_bench_frames(n: int, sequence: str | None = None) -> tuple[list[np.ndar
 
 
 # ------------------------------------------------------------------------------------ MACs
+MAC_OPS = ("MatMul", "MatMulInteger", "Gemm", "Conv", "ConvInteger")
+
+
 def count_onnx_macs(path: str | Path) -> int | None:
-    """Multiply-accumulates of MatMul / Gemm / Conv nodes from the ONNX graph's static shapes
-    (None if the ``onnx`` package is not installed). Elementwise ops, softmax, norms are ignored.
-    The export side's ``count_macs`` (recorded as ``architecture.macs`` in the card) computes the
-    same quantity from the config; the two are cross-checked in the tests."""
+    """Multiply-accumulates of MatMul / Gemm / Conv nodes for one target (batch N = 1), from the
+    shapes of their operands (None if the ``onnx`` package is not installed). Elementwise ops,
+    softmax, norms are ignored. The export side's ``count_macs`` (recorded as ``architecture.macs``
+    in the card) computes the same quantity from the config; the two are cross-checked in the tests.
+
+    Shapes come from ONNX shape inference with the batch fixed to 1; where it cannot resolve them
+    (token counts computed in the graph, e.g. candidate elimination's TopK behind a dynamic batch),
+    one ONNX Runtime run on zero inputs reads them off the tensors themselves."""
     try:
         import onnx
         from onnx import shape_inference
@@ -74,34 +81,43 @@ def count_onnx_macs(path: str | Path) -> int | None:
         dims = vi.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_value = 1
-    # data_prop: shapes computed in the graph (Shape -> Gather -> Reshape of a dynamic batch) resolve
     model = shape_inference.infer_shapes(model, data_prop=True)
     g = model.graph
-    shapes: dict[str, list[int]] = {}
+    shapes: dict[str, list[int]] = {init.name: list(init.dims) for init in g.initializer}
     for vi in list(g.input) + list(g.value_info) + list(g.output):
-        # a symbolic dim shape inference still leaves (e.g. the batch of a Reshape(-1, ...)) is 1
-        shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
-    for init in g.initializer:
-        shapes[init.name] = list(init.dims)
+        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in vi.type.tensor_type.shape.dim]
+        if dims and all(dims):
+            shapes[vi.name] = dims
+    nodes = [n for n in g.node if n.op_type in MAC_OPS]
+    unknown = {t for n in nodes for t in (n.output[0], n.input[0], n.input[1]) if t and t not in shapes}
+    if unknown:
+        shapes.update(_run_shapes(model, sorted(unknown)))
     macs = 0
-    for node in g.node:
-        if node.op_type in ("MatMul", "MatMulInteger", "Gemm", "Conv", "ConvInteger"):
-            out = shapes.get(node.output[0])
-            if not out or not all(out):
-                continue
-            if node.op_type in ("Conv", "ConvInteger"):
-                w = shapes.get(node.input[1])
-                if not w:
-                    continue
-                macs += int(np.prod(out)) * int(np.prod(w[1:]))
-            else:
-                a = shapes.get(node.input[0])
-                if not a:
-                    continue
-                trans_a = any(at.name == "transA" and at.i for at in node.attribute)
-                k = a[-2] if trans_a else a[-1]
-                macs += int(np.prod(out)) * int(k)
+    for node in nodes:
+        out, a, w = (shapes.get(t) for t in (node.output[0], node.input[0], node.input[1]))
+        if not out or not a or not w:
+            continue
+        if node.op_type in ("Conv", "ConvInteger"):
+            macs += int(np.prod(out)) * int(np.prod(w[1:]))
+        else:
+            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
+            macs += int(np.prod(out)) * int(a[-2] if trans_a else a[-1])
     return macs
+
+
+def _run_shapes(model, names: list[str]) -> dict[str, list[int]]:
+    """Shapes of the tensors ``names`` in one ONNX Runtime run of ``model`` on zeros (static inputs)."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph_outputs = {o.name for o in model.graph.output}
+    model.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in graph_outputs)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.zeros([d.dim_value for d in i.type.tensor_type.shape.dim], np.float32)
+             for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}}
+    values = session.run(names, feeds)
+    return {n: list(v.shape) for n, v in zip(names, values)}
 
 
 # ------------------------------------------------------------------------------- workloads
