@@ -12,11 +12,10 @@ import pytest
 
 import sstrack_edge
 from sstrack_edge import BackendUnavailableError, ModelFileError, MultiTracker, Tracker, TrackerNotInitializedError
-from sstrack_edge.backends import openvino_available
+from sstrack_edge.backends import default_model_dir, openvino_available
 from sstrack_edge.model_card import sha256_file
-from sstrack_edge.paths import REPO
 
-DEFAULT = REPO / "models" / "default"
+DEFAULT = default_model_dir()  # the installed default model (also in a plain, non-editable install)
 BOX_TOL_PX, SCORE_TOL = 1e-3, 1e-5  # float noise; observed 0.0 on x86-64 ORT and OpenVINO FP32
 BACKENDS = ["onnxruntime", pytest.param("openvino", marks=pytest.mark.skipif(
     not openvino_available(), reason="openvino is not installed (plain install)"))]
