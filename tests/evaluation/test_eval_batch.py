@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 
+from sstrack_edge.backends import openvino_available
 from sstrack_edge.evaluation import evaluate, load_dataset, read_boxes
 from sstrack_edge.evaluation.cli import main
 from sstrack_edge.evaluation.evaluate import track_sequences
@@ -23,6 +24,8 @@ from sstrack_edge.multi_tracker import TrackerBatch
 pytestmark = [pytest.mark.realdata, pytest.mark.filterwarnings("ignore::sstrack_edge.errors.UntrainedModelWarning")]
 
 SEQS = ["Crossing", "S0601", "bag"]  # 360x240 120 frames, 800x422 82, 480x360 196
+# OpenVINO where installed (x86 default), else ONNX Runtime (a plain install); the tiny model has FP32 only
+BACKEND = "openvino" if openvino_available() else "onnxruntime"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def full_batch_schedule(lengths: list[int], k: int) -> list[int]:
 
 
 def test_batched_offline_eval_equals_sequential(segments, tiny_model_dir, tmp_path, monkeypatch):
-    spec = f"sstrack:{tiny_model_dir}:openvino"
+    spec = f"sstrack:{tiny_model_dir}:{BACKEND}"
     (seq,) = evaluate(segments, [spec], tmp_path / "seq", modes=("offline",), progress=False)
 
     rows = []
@@ -128,7 +131,7 @@ def test_peers_single_target_variants_and_streaming_run_one_at_a_time(segments, 
     for v in card["variants"]:
         v["batch"] = 1
     (single / "model_card.json").write_text(json.dumps(card))
-    trackers = ["opencv:kcf", f"sstrack:{single}:openvino"]
+    trackers = ["opencv:kcf", f"sstrack:{single}:{BACKEND}"]
     fixed = lambda i, measured: 0.02  # noqa: E731  a deterministic streaming clock
     kw = dict(modes=("offline", "streaming"), progress=False, latency_fn=fixed)
     seq = evaluate(segments[:3], trackers, tmp_path / "seq", **kw)
@@ -137,7 +140,7 @@ def test_peers_single_target_variants_and_streaming_run_one_at_a_time(segments, 
     notes = [r.getMessage() for r in caplog.records]
     assert any("streaming runs one tracker at a time" in n for n in notes)
     assert any("opencv:kcf (not an sstrack tracker)" in n for n in notes)
-    assert any(f"sstrack:{single}:openvino" in n and "cannot run several targets in one call" in n for n in notes)
+    assert any(f"sstrack:{single}:{BACKEND}" in n and "cannot run several targets in one call" in n for n in notes)
     assert len(notes) == 3
     for a, b in zip(seq, bat):
         assert (a.tracker, a.mode) == (b.tracker, b.mode)
