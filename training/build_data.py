@@ -105,6 +105,7 @@ def build_train_data(cfg: TrainConfig, model_config, rank: int = 0, world_size: 
     dataset = PairDataset(
         sampler, processor, cfg.data.samples_per_epoch, seed=cfg.seed, decode_cache_mb=cfg.data.decode_cache_mb,
         negative_prob=cfg.data.negative_prob, negatives=negatives, same_scene_prob=cfg.data.same_scene_prob,
+        same_clip_prob=cfg.data.same_clip_prob,
     )
     epoch_sampler = EpochSampler(dataset, rank=rank, world_size=world_size)
     return TrainData(dataset, epoch_sampler, bins, q_r, available, interval, q_seconds, load_skipped(datasets))

@@ -76,10 +76,14 @@ class DataConfig:
     decode_cache_mb: float = 0.0
     negative_prob: float = 0.0  # fraction of negative pairs (training.data.negatives); 0 = OSTrack/SSTrack
     same_scene_prob: float = 0.0  # still-photo templates: chance of a same-scene negative (training.data.negatives)
+    same_clip_prob: float = 0.0  # video templates: chance that a negative comes from the template's own clip
 
     def __post_init__(self) -> None:
         self.negative_prob = check_negative_prob(self.negative_prob)
         self.same_scene_prob = check_negative_prob(self.same_scene_prob, "data.same_scene_prob")
+        self.same_clip_prob = check_negative_prob(self.same_clip_prob, "data.same_clip_prob")
+        if self.same_clip_prob > 0 and self.negative_prob == 0:
+            raise ValueError("data.same_clip_prob picks the kind of a negative pair: it needs data.negative_prob > 0")
         if not self.datasets:
             raise ValueError("data.datasets is empty: list at least one dataset {kind, root, weight}")
         self.datasets = [

@@ -13,7 +13,7 @@ import torch
 from _train_tiny import TRAIN_CLIPS, tiny_config, train_clips
 from training.data.config import CropSizes
 from training.data.datasets import load_stills
-from training.data.negatives import NegativeSource, same_scene_partners
+from training.data.negatives import NegativeSource, same_clip_negative, same_scene_partners
 from training.data.pairs import PairDataset
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler
@@ -95,6 +95,10 @@ def test_negative_configuration_errors(real_sets, train_videos, stills_dir):
         tiny_config(train_videos, stills_dir, data={"same_scene_prob": 1})
     with pytest.raises(ValueError, match="needs a NegativeSource"):
         PairDataset(sampler, proc, 4, same_scene_prob=0.3)
+    with pytest.raises(ValueError, match="needs negative_prob > 0"):
+        PairDataset(sampler, proc, 4, same_clip_prob=0.3, negatives=NegativeSource(real_sets))
+    with pytest.raises(ConfigError, match="same_clip_prob"):
+        tiny_config(train_videos, stills_dir, data={"same_clip_prob": 0.5})
 
 
 def test_same_scene_partners_are_other_boxes_of_the_photo_outside_the_crop():
@@ -201,3 +205,59 @@ def test_trainer_keeps_negatives_out_of_the_success_statistics(tmp_path, train_v
         assert 5 < r["negative_samples"] < 35
         assert sum(r["bin_counts"]) == r["samples"] - r["negative_samples"]  # success stats: positives only
         assert np.isfinite(r["loss"]) and 0 <= r["mean_iou"] <= 1
+
+
+def _square_touches(box, centre, side):
+    x, y, w, h = box
+    half = side / 2
+    return x < centre[0] + half and x + w > centre[0] - half and y < centre[1] + half and y + h > centre[1] - half
+
+
+@pytest.mark.realdata
+def test_same_clip_negatives_leave_the_target_out(train_videos):
+    """From the template's own clip: a frame where the target is absent, cropped where it was last
+    seen, or a visible frame cropped beside the target, never over it (UAV123 group2 has 5 absent frames)."""
+    (seq,) = train_clips(train_videos, names=["UAV123_10fps_group2"])
+    assert (~seq.visible).sum() > 0
+    rng = np.random.default_rng(0)
+    kinds = collections.Counter()
+    for _ in range(400):
+        f = int(rng.choice(np.flatnonzero(seq.visible)))
+        neg = same_clip_negative(seq, f, rng, search_factor=4.0)
+        kinds[neg.kind] += 1
+        if neg.kind == "absent":
+            assert not seq.visible[neg.frame] and neg.avoid_box is None
+            last = np.flatnonzero(seq.visible[: neg.frame])[-1]
+            assert np.allclose(neg.centre_box, seq.boxes[last])
+        else:
+            assert neg.frame == f and np.allclose(neg.avoid_box, seq.boxes[f])
+            w, h = neg.centre_box[2:]
+            assert np.allclose((w, h), seq.boxes[f][2:])  # the target's size, elsewhere
+            centre = neg.centre_box[:2] + neg.centre_box[2:] / 2
+            assert not _square_touches(seq.boxes[f], centre, 4.0 * np.sqrt(w * h))
+    assert 150 < kinds["absent"] < 250 and kinds["absent"] + kinds["displaced"] == 400
+
+
+@pytest.mark.realdata
+def test_pair_dataset_same_clip_negatives(train_videos):
+    videos = train_clips(train_videos)
+    def make(p):
+        return PairDataset(IntervalSampler([videos], [1]), PairProcessor(SMALL), samples_per_epoch=200, seed=4,
+                           negative_prob=0.4, negatives=NegativeSource([videos], search_factor=SMALL.search_factor),
+                           same_clip_prob=p)
+
+    ds = make(0.5)
+    items = [ds[i] for i in range(200)]
+    ids = [x["sample_id"] for x in items]
+    clip = [i for i in ids if "/clip-" in i]
+    other = [i for i in ids if "/neg:" in i]
+    assert 0.3 < (len(clip) + len(other)) / len(ids) < 0.5  # negative_prob 0.4
+    assert 0.3 < len(clip) / (len(clip) + len(other)) < 0.7  # half of them from the template's own clip
+    for x in items:
+        neg = "/clip-" in x["sample_id"] or "/neg:" in x["sample_id"]
+        assert float(x["positive"]) == (0.0 if neg else 1.0)
+        assert (float(x["heatmap"].sum()) == 0.0) == neg
+    again = make(0.5)
+    for i in (0, 7, 199):
+        assert again[i]["sample_id"] == items[i]["sample_id"]
+        assert torch.equal(again[i]["search"], items[i]["search"])

@@ -17,6 +17,13 @@ gives a harder negative. The template is one object of the photo, the search cro
 (:class:`training.data.processing.PairProcessor` with ``avoid_box``). The background, lighting and
 camera are then the template's own, so only the object itself tells them apart, as when a passing
 car crosses a tracked pedestrian. :meth:`NegativeSource.partners` lists the candidates.
+
+Same-clip negatives (``data.same_clip_prob``, :func:`same_clip_negative`): the search crop comes
+from the template's own video, without the target: a frame where the target is absent (out of view,
+fully occluded), cropped where it was last seen, as a tracker searching for it would; or, in a
+frame where it is visible, a crop displaced off the target (beyond the frame edge it is zero
+padding, as when the camera pans away) that must not touch it (``avoid_box``). These are the
+absences a drone tracker meets: the same scene, the same distractors, no target.
 """
 
 from __future__ import annotations
@@ -68,6 +75,47 @@ def same_scene_partners(image_index: np.ndarray, boxes: np.ndarray, search_facto
         for a, i in enumerate(group):
             out[i] = group[sep[a]].astype(np.int64)
     return out
+
+
+@dataclass(frozen=True)
+class SameClipNegative:
+    frame: int  # the search frame, in the template's own sequence
+    centre_box: np.ndarray  # xywh the search crop is centred on (the target's size)
+    avoid_box: np.ndarray | None  # the target's box in that frame, which no crop may touch (None: absent)
+    kind: str  # "absent" (a frame without the target) or "displaced" (a crop beside it)
+
+
+def same_clip_negative(seq, search_frame: int, rng: np.random.Generator, search_factor: float,
+                       absent_share: float = 0.5) -> SameClipNegative | None:
+    """A negative search crop from the template's own video ``seq`` (module docstring).
+
+    With probability ``absent_share`` (when the clip has absent frames) a frame without the target,
+    centred on its last visible box before that frame (the first visible one after it if none);
+    otherwise frame ``search_frame`` (visible), centred on the target's box moved by 1.05-1.6 x
+    (half the crop side + half the box's larger side) in a random direction (L-infinity distance,
+    so the un-jittered crop never contains the box). ``None`` for still images.
+    """
+    if seq.is_image:
+        return None
+    visible = np.flatnonzero(seq.visible)
+    absent = np.flatnonzero(~seq.visible)
+    if len(visible) == 0:
+        return None
+    if len(absent) and rng.random() < absent_share:
+        f = int(absent[rng.integers(len(absent))])
+        before = visible[visible < f]
+        last = int(before[-1]) if len(before) else int(visible[visible > f][0])
+        return SameClipNegative(f, np.asarray(seq.boxes[last], dtype=np.float64), None, "absent")
+    box = np.asarray(seq.boxes[search_frame], dtype=np.float64)
+    x, y, w, h = box
+    side = search_factor * float(np.sqrt(w * h))
+    reach = (side + max(w, h)) / 2.0 * rng.uniform(1.05, 1.6)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    d = np.array([np.cos(angle), np.sin(angle)])
+    d = d / np.abs(d).max()  # on the unit square: the L-infinity distance is exactly ``reach``
+    centre = np.array([x + w / 2, y + h / 2]) + reach * d
+    moved = np.array([centre[0] - w / 2, centre[1] - h / 2, w, h])
+    return SameClipNegative(int(search_frame), moved, box, "displaced")
 
 
 @dataclass(frozen=True)

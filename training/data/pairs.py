@@ -34,7 +34,7 @@ from torch.utils.data import Dataset, Sampler
 
 from training.data.errors import FrameReadError
 from training.data.frames import DecodeCache
-from training.data.negatives import NegativeSource, check_negative_prob
+from training.data.negatives import NegativeSource, check_negative_prob, same_clip_negative
 from training.data.processing import PairProcessor
 from training.data.sampler import IntervalSampler, RandomSampler
 
@@ -67,8 +67,10 @@ class PairDataset(Dataset):
     unchanged, so per-bin statistics still count it. Same-scene negatives (``same_scene_prob > 0``):
     a pair whose template is a still-photo object with a partner (:meth:`NegativeSource.partners`)
     becomes, with that probability, a negative centred on the partner, and no search crop may touch
-    the template's box. Probabilities of 0 draw nothing extra from the generator: runs without
-    negatives reproduce exactly.
+    the template's box. Same-clip negatives (``same_clip_prob > 0``, video templates): a negative
+    pair takes, with that probability, its search crop from the template's own clip without the
+    target (:func:`~training.data.negatives.same_clip_negative`) instead of another clip.
+    Probabilities of 0 draw nothing extra from the generator: runs without negatives reproduce exactly.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class PairDataset(Dataset):
         negative_prob: float = 0.0,
         negatives: NegativeSource | None = None,
         same_scene_prob: float = 0.0,
+        same_clip_prob: float = 0.0,
     ):
         if not isinstance(sampler, (IntervalSampler, RandomSampler)):
             raise TypeError(f"sampler must be an IntervalSampler or RandomSampler, got {type(sampler).__name__}")
@@ -91,6 +94,9 @@ class PairDataset(Dataset):
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
         negative_prob = check_negative_prob(negative_prob)
         same_scene_prob = check_negative_prob(same_scene_prob, "same_scene_prob")
+        same_clip_prob = check_negative_prob(same_clip_prob, "same_clip_prob")
+        if same_clip_prob > 0 and negative_prob == 0:
+            raise ValueError("same_clip_prob picks the kind of a negative pair: it needs negative_prob > 0")
         if (negative_prob > 0 or same_scene_prob > 0) and not isinstance(negatives, NegativeSource):
             raise ValueError("negative_prob or same_scene_prob > 0 needs a NegativeSource (negatives=...)")
         if negatives is not None and (
@@ -100,6 +106,7 @@ class PairDataset(Dataset):
             raise ValueError("the NegativeSource must be built on the sampler's datasets (same list, same order)")
         self.negative_prob = negative_prob
         self.same_scene_prob = same_scene_prob
+        self.same_clip_prob = same_clip_prob
         self.negatives = negatives
         self.sampler = sampler
         self.processor = processor
@@ -162,8 +169,14 @@ class PairDataset(Dataset):
             ds = self.sampler.datasets[pair.dataset]
             seq = ds[pair.sequence]
             x_seq, x_frame, x_name = seq, pair.search_frame, ""
-            is_negative, avoid = negative, None
-            if negative:
+            is_negative, avoid, x_box = negative, None, None
+            same_clip = None
+            if negative and self.same_clip_prob > 0 and not ds.is_image and rng.random() < self.same_clip_prob:
+                same_clip = same_clip_negative(seq, pair.search_frame, rng, self.negatives.search_factor)
+            if same_clip is not None:
+                x_frame, x_box, avoid = same_clip.frame, same_clip.centre_box, same_clip.avoid_box
+                x_name = f"/clip-{same_clip.kind}:{x_frame}"
+            elif negative:
                 neg = self.negatives.draw(rng, pair.dataset, pair.sequence)
                 x_ds = self.negatives.datasets[neg.dataset]
                 x_seq, x_frame = x_ds[neg.sequence], neg.frame
@@ -184,8 +197,8 @@ class PairDataset(Dataset):
                 skipped += 1
                 redraws += 1
                 continue
-            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img, x_seq.boxes[x_frame], rng,
-                                 avoid_box=avoid)
+            out = self.processor(z_img, seq.boxes[pair.template_frame], x_img,
+                                 x_seq.boxes[x_frame] if x_box is None else x_box, rng, avoid_box=avoid)
             if out is None:
                 redraws += 1
                 continue
