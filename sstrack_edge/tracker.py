@@ -43,7 +43,10 @@ class TrackResult:
     """Everything the tracker knows about one frame."""
 
     bbox: tuple[float, float, float, float]  # x, y, w, h in pixels (last good box while lost)
-    score: float  # max of the (Hann-windowed while tracking) score map; nan for the init frame
+    # presence confidence in [0, 1]: the network's probability that the target's centre is in the
+    # chosen cell (times that cell's Hann weight while tracking); lost when below lost_threshold;
+    # nan for the init frame
+    score: float
     lost: bool
     state: str  # "initialized" | "tracking" | "lost" (MultiTracker also: "failed")
     frame_index: int  # 0 = the init frame
