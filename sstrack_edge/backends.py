@@ -220,6 +220,9 @@ class _OrtBatchRunner:
         self._in = (model.card.input["template"], model.card.input["search"])
         self._out = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
 
+    def reserve(self, n: int) -> None:
+        """Nothing to prepare: one session serves every batch size."""
+
     def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
         return score[:, 0], size, offset
@@ -243,13 +246,16 @@ class _OpenVinoBatchRunner:
         self._in = (model.card.input["template"], model.card.input["search"])
         self._names = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
 
+    def reserve(self, n: int) -> None:
+        """Compile the batch-``n`` network now (it takes ~100 ms), not in the first call with ``n`` rows."""
+        if n > 0 and n not in self._requests:
+            compiled = self._model.compiled_for_batch(n)
+            self._requests[n] = (compiled.create_infer_request(), [compiled.output(o) for o in self._names])
+
     def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(search)
-        r = self._requests.get(n)
-        if r is None:
-            compiled = self._model.compiled_for_batch(n)
-            r = self._requests[n] = (compiled.create_infer_request(), [compiled.output(o) for o in self._names])
-        request, outputs = r
+        self.reserve(n)
+        request, outputs = self._requests[n]
         request.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
         score, size, offset = (request.get_tensor(o).data for o in outputs)
         # share_outputs: views that a later infer() on this model may overwrite; decode them at once

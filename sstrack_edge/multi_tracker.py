@@ -44,6 +44,11 @@ class TrackerBatch:
         self._template = np.zeros((0, 3, self._t, self._t), np.float32)
         self._search = np.zeros((0, 3, self._s, self._s), np.float32)
 
+    def reserve(self, n: int) -> None:
+        """Get the network ready for ``n`` rows now (OpenVINO compiles one network per batch size),
+        so the next ``update`` with ``n`` trackers does not pay for it."""
+        self._run.reserve(n)
+
     def update(self, trackers: Sequence[Tracker], frames: Sequence[np.ndarray]) -> list[TrackResult | FloatingPointError]:
         """Track ``trackers[k]`` into ``frames[k]`` (each checked with the tracker's
         ``_check_stream_frame``). Returns each tracker's result, or the ``FloatingPointError`` its
@@ -154,6 +159,7 @@ class MultiTracker:
         self._targets[target_id] = tracker
         self._results[target_id] = tracker.result
         self._frame_hw = hw
+        self._batch.reserve(self._active_count())  # compile for the new count here, not in update()
         return target_id
 
     def remove(self, target_id: int) -> None:
@@ -164,6 +170,7 @@ class MultiTracker:
         del self._targets[target_id]
         del self._results[target_id]
         self._failed.discard(target_id)
+        self._batch.reserve(self._active_count())
         if not self._targets:
             self._frame_hw = None  # no state left: the next add may start a new stream
 
@@ -185,6 +192,9 @@ class MultiTracker:
         return dict(self._results)
 
     # -------------------------------------------------------------- internals
+    def _active_count(self) -> int:
+        return sum(1 for i in self._targets if i not in self._failed)
+
     def _fail(self, target_id: int, tracker: Tracker, error: str) -> TrackResult:
         self._failed.add(target_id)
         last = tracker.result

@@ -93,15 +93,18 @@ def test_a_failing_target_does_not_disturb_the_others(street):
         t.init(frames[0], b)
     run, batch_sizes = multi._batch._run, []
 
-    def broken_row_1(template, search):  # the network returns NaN for target 1 on frame 3
-        batch_sizes.append(len(search))
-        scores, sizes, offsets = run(template, search)
-        if len(batch_sizes) == 3:
-            scores = scores.copy()
-            scores[1] = np.nan
-        return scores, sizes, offsets
+    class BrokenRow1:  # the network returns NaN for target 1 on frame 3
+        reserve = run.reserve
 
-    multi._batch._run = broken_row_1
+        def __call__(self, template, search):
+            batch_sizes.append(len(search))
+            scores, sizes, offsets = run(template, search)
+            if len(batch_sizes) == 3:
+                scores = scores.copy()
+                scores[1] = np.nan
+            return scores, sizes, offsets
+
+    multi._batch._run = BrokenRow1()
     for k in range(1, 8):
         out = multi.update(frames[k])
         for i in (0, 2):
@@ -218,6 +221,7 @@ def test_openvino_runs_static_networks_one_per_batch_size(street):
     a, b = MultiTracker(loaded), MultiTracker(loaded)
     for box in [tuple(gt[0])] + _other_boxes(gt[0], frames[0], 2):
         a.add(frames[0], box)
+    assert sorted(loaded._by_batch) == [2, 3]  # compiled by add(), before any update() needs them
     a.update(frames[1])
     a.remove(2)
     a.update(frames[2])
