@@ -43,6 +43,7 @@ class TrackerBatch:
         self._t, self._s = card.template.size, card.search.size
         self._template = np.zeros((0, 3, self._t, self._t), np.float32)
         self._search = np.zeros((0, 3, self._s, self._s), np.float32)
+        self._rows: list[tuple[Tracker | None, int]] = []  # (tracker, template version) held by each template row
 
     def reserve(self, n: int) -> None:
         """Get the network ready for ``n`` rows now (OpenVINO compiles one network per batch size),
@@ -63,14 +64,20 @@ class TrackerBatch:
             cap = max(n, 2 * len(self._search))
             self._template = np.zeros((cap, 3, self._t, self._t), np.float32)
             self._search = np.zeros((cap, 3, self._s, self._s), np.float32)
+            self._rows = []
         template, search = self._template[:n], self._search[:n]
+        del self._rows[n:]
+        self._rows += [(None, -1)] * (n - len(self._rows))
         steps = []
         for k, (tracker, frame) in enumerate(zip(trackers, frames)):
             if tracker.model is not self.model:
                 raise ValueError("every tracker of a TrackerBatch must run on the batch's LoadedModel")
             if not tracker.initialized:
                 raise TrackerNotInitializedError(f"tracker {k} of the batch is not initialised")
-            np.copyto(template[k], tracker._template[0])  # a copy per frame: a re-init cannot go stale
+            held, version = self._rows[k]
+            if held is not tracker or version != tracker._template_version:  # new in this row, or re-initialised
+                np.copyto(template[k], tracker._template[0])
+                self._rows[k] = (tracker, tracker._template_version)
             steps.append(tracker._prepare(tracker._check_stream_frame(frame), search[k : k + 1]))
         t1 = time.perf_counter()
         scores, sizes, offsets = self._run(template, search)
@@ -183,8 +190,9 @@ class MultiTracker:
             check_frame(frame, min_side=self._min_side)
             return {}
         active = [i for i in self._targets if i not in self._failed]
-        frame = self._targets[next(iter(self._targets))]._check_stream_frame(frame)
-        results = self._batch.update([self._targets[i] for i in active], [frame] * len(active))
+        if not active:  # every target failed: nothing to run, the frame is still checked
+            self._targets[next(iter(self._targets))]._check_stream_frame(frame)
+        results = self._batch.update([self._targets[i] for i in active], [frame] * len(active))  # checks the frame
         out: dict[int, TrackResult] = {}
         for i, result in zip(active, results):
             out[i] = self._fail(i, self._targets[i], str(result)) if isinstance(result, Exception) else result

@@ -144,6 +144,7 @@ class Tracker:
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
         # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
+        self._template_version = 0  # bumped by init(): a TrackerBatch re-copies the template then
         self._search = np.zeros((1, 3, self._sx, self._sx), np.float32)
         self._crop_buffers: dict[tuple[int, int], np.ndarray] = {}
         self._box: tuple[float, float, float, float] | None = None  # search centre and size
@@ -212,6 +213,7 @@ class Tracker:
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         side = geometry.crop_side(box, self._template_factor)
         self._fill_input(frame, cx, cy, side, self._tz, self._template)
+        self._template_version += 1
         self._box = self._good_box = box
         self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         self._lost_frames = 0
