@@ -308,6 +308,7 @@ class _ManyTargets:
         self.boxes = boxes  # [(where, id or None, box)]
         self.out_id: dict[int, int] = {}
         self.lost: dict[int, int] = {}
+        self.current: dict = {}  # this frame's results by output id
 
     def load(self, args: argparse.Namespace) -> str:
         self.tracker = _make_tracker(args, several=True)
@@ -327,28 +328,30 @@ class _ManyTargets:
                 raise ValueError(f"{where}: {e}") from None
             self.out_id[target_id] = target_id if given_id is None else given_id
         self.lost = {i: 0 for i in self.out_id.values()}
+        self._keep(self.tracker.results)
 
-    def results(self) -> dict:
-        return {self.out_id[i]: r for i, r in self.tracker.results.items()}
+    def _keep(self, results: dict) -> None:
+        self.current = {self.out_id[i]: r for i, r in results.items()}
 
     def update(self, frame: np.ndarray) -> float:
         t0 = time.perf_counter()
-        self.tracker.update(frame)
+        results = self.tracker.update(frame)
         ms = (time.perf_counter() - t0) * 1e3
-        for i, r in self.results().items():
+        self._keep(results)
+        for i, r in self.current.items():
             self.lost[i] += r.lost
         return ms
 
     def write(self, results: MotResultsFile, frame_number: int) -> None:
-        results.write_frame(frame_number, self.results())
+        results.write_frame(frame_number, self.current)
 
     def draw(self, frame: np.ndarray, fps: float | None) -> np.ndarray:
         from .draw import draw_targets
 
-        return draw_targets(frame, self.results(), fps)
+        return draw_targets(frame, self.current, fps)
 
     def postfix(self) -> dict[str, str]:
-        return dict(lost=f"{sum(r.lost for r in self.tracker.results.values())}/{len(self.out_id)}")
+        return dict(lost=f"{sum(r.lost for r in self.current.values())}/{len(self.out_id)}")
 
     def summary(self) -> str:
         per_target = ", ".join(f"{i}: {n}" for i, n in self.lost.items())
