@@ -87,14 +87,11 @@ class PresenceCounts:
 
 
 @dataclass
-class LongTermScores:
-    precision: np.ndarray  # per threshold
-    recall: np.ndarray
-    absent_frames: int
-    absent_lost: int
-    visible_frames: int
-    visible_lost: int
-    reacquire: list[int] = field(default_factory=list)  # frames to re-acquire, one per return
+class LongTermScores(PresenceCounts):
+    """One sequence: its presence counts (all frames but frame 0), the curves and the counts per kind."""
+
+    precision: np.ndarray | None = None  # per threshold
+    recall: np.ndarray | None = None
     by_kind: dict[str, PresenceCounts] = field(default_factory=dict)
 
 
@@ -135,8 +132,7 @@ def score_longterm(run: LongTermRun, ground_truth: np.ndarray, present: np.ndarr
         for k in sorted(set(kinds[frames]) - {""}):
             m = kinds[frames] == k
             by_kind[k] = _counts(ok[m], vis[m], [r for t, r in returns if kinds[t - 1] == k])
-    return LongTermScores(precision, recall, total.absent_frames, total.absent_lost, total.visible_frames,
-                          total.visible_lost, total.reacquire, by_kind)
+    return LongTermScores(**vars(total), precision=precision, recall=recall, by_kind=by_kind)
 
 
 def _rates(counts: list[PresenceCounts]) -> dict:
@@ -163,8 +159,7 @@ def summarize_longterm(scores: list[LongTermScores]) -> dict:
     return {
         "f_score": float(f[best]), "precision": float(pr[best]), "recall": float(re[best]),
         "threshold": float(THRESHOLDS[best]),
-        **_rates([PresenceCounts(s.absent_frames, s.absent_lost, s.visible_frames, s.visible_lost, s.reacquire)
-                  for s in scores]),
+        **_rates(scores),
         "by_kind": {k: _rates([s.by_kind[k] for s in scores if k in s.by_kind]) for k in kinds},
         "curves": {"threshold": THRESHOLDS.tolist(), "precision": pr.tolist(), "recall": re.tolist()},
     }
