@@ -93,12 +93,12 @@ def check_box(box: object, frame_shape: tuple[int, ...] | None = None, name: str
 
 
 def clip_to_frame(box: tuple[float, float, float, float], frame_shape: tuple[int, ...]) -> tuple[float, float, float, float]:
-    """The part of ``box`` inside the frame (``box`` overlaps it: :func:`check_box`)."""
+    """The part of ``box`` inside the frame (zero width / height where it lies outside)."""
     H, W = int(frame_shape[0]), int(frame_shape[1])
     x, y, w, h = box
     x1, y1 = max(x, 0.0), max(y, 0.0)
     x2, y2 = min(x + w, float(W)), min(y + h, float(H))
-    return x1, y1, x2 - x1, y2 - y1
+    return x1, y1, max(0.0, x2 - x1), max(0.0, y2 - y1)
 
 
 def parse_box_string(text: str) -> tuple[float, float, float, float]:

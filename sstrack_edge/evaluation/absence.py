@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from sstrack_edge.frames import clip_to_frame
+
 from .sequence import Sequence
 
 KINDS = ("blank", "noise", "scene", "pan", "occluder")
@@ -108,12 +110,6 @@ def enlarged_rect(box, width: int, height: int) -> tuple[int, int, int, int]:
     x0, y0 = max(0, int(np.floor(x - mx))), max(0, int(np.floor(y - my)))
     x1, y1 = min(width, int(np.ceil(x + w + mx))), min(height, int(np.ceil(y + h + my)))
     return x0, y0, x1, y1
-
-
-def _clip_box(box, width: int, height: int) -> np.ndarray:
-    x0, y0 = max(box[0], 0.0), max(box[1], 0.0)
-    x1, y1 = min(box[0] + box[2], width), min(box[1] + box[3], height)
-    return np.array([x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0)])
 
 
 _PAN_DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
@@ -282,8 +278,8 @@ def _injected_ground_truth(seq: Sequence, events: list[AbsenceEvent], size) -> n
             continue
         for i in range(e.start, e.stop):
             dx, dy = pan_offset(e, i)
-            before = _clip_box(seq.ground_truth[i], width, height)
-            after = _clip_box(seq.ground_truth[i] + [dx, dy, 0, 0], width, height)
+            before = np.array(clip_to_frame(seq.ground_truth[i], (height, width)))
+            after = np.array(clip_to_frame(seq.ground_truth[i] + [dx, dy, 0, 0], (height, width)))
             visible = after[2] * after[3] >= PAN_VISIBLE * before[2] * before[3] and after[2] * after[3] > 0
             gt[i] = after if visible else np.nan
     return gt
