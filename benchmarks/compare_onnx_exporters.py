@@ -26,12 +26,12 @@ def export(model, path: Path, dynamo: bool, opset: int = 17) -> Path:
     import onnx
     import torch
 
-    from training.export.onnx_export import INPUT_NAMES, OUTPUT_NAMES, ExportWrapper, example_inputs
+    from training.export.onnx_export import INPUT_NAMES, ExportWrapper, example_inputs
 
     wrapper = ExportWrapper(model).eval()
     z, x = example_inputs(model.cfg)
     with torch.no_grad():
-        kw = dict(input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), opset_version=opset, dynamo=dynamo)
+        kw = dict(input_names=list(INPUT_NAMES), output_names=list(wrapper.names), opset_version=opset, dynamo=dynamo)
         if dynamo:
             prog = torch.onnx.export(wrapper, (z, x), **kw)
             prog.optimize()

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import BackendUnavailableError, NoDefaultModelError, UntrainedModelWarning
-from .model_card import CARD_FILENAME, ModelCard, ModelFileError, Variant
+from .model_card import CARD_FILENAME, MAPS, ModelCard, ModelFileError, Variant
 
 BACKENDS = ("onnxruntime", "openvino")
 BACKEND_ALIASES = {"ort": "onnxruntime", "onnxruntime": "onnxruntime", "ov": "openvino", "openvino": "openvino"}
@@ -201,39 +201,46 @@ class _OpenVinoRunner:
         compiled = model.compiled
         self._request = compiled.create_infer_request()
         self._in = (model.card.input["template"], model.card.input["search"])
-        self._out = [compiled.output(model.card.outputs[k]) for k in ("score_map", "size_map", "offset_map")]
+        self._out = [compiled.output(model.card.outputs[k]) for k in model.card.maps]
 
-    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
         r = self._request
         r.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
-        score, size, offset = (r.get_tensor(o).data for o in self._out)
         # share_outputs: these views are overwritten by the next infer(); the tracker decodes them at once.
-        return score[0, 0], size[0], offset[0]
+        return _first_row(_squeeze(r.get_tensor(o).data for o in self._out))
+
+
+def _squeeze(maps) -> tuple[np.ndarray, ...]:
+    """Network outputs (N x C x F x F each) in the card's ``maps`` order: the one-channel maps
+    (score, presence) as N x F x F, the others as they are."""
+    return tuple(m[:, 0] if m.shape[1] == 1 else m for m in maps)
+
+
+def _first_row(maps: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    return tuple(m[0] for m in maps)
 
 
 class _OrtBatchRunner:
     """``(templates N x 3 x T x T, searches N x 3 x S x S) -> (scores N x F x F, sizes N x 2 x F x F,
-    offsets N x 2 x F x F)`` on the shared session (its batch dimension is dynamic)."""
+    offsets N x 2 x F x F[, presences N x F x F])`` on the shared session (its batch dimension is dynamic)."""
 
     def __init__(self, model: "LoadedModel"):
         self._session = model.compiled
         self._in = (model.card.input["template"], model.card.input["search"])
-        self._out = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+        self._out = [model.card.outputs[k] for k in model.card.maps]
 
     def reserve(self, n: int) -> None:
         """Nothing to prepare: one session serves every batch size."""
 
-    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        score, size, offset = self._session.run(self._out, {self._in[0]: template, self._in[1]: search})
-        return score[:, 0], size, offset
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
+        return _squeeze(self._session.run(self._out, {self._in[0]: template, self._in[1]: search}))
 
 
 class _OrtRunner(_OrtBatchRunner):
     """Per-tracker runner on a shared ``onnxruntime.InferenceSession`` (``run`` is thread-safe): one row."""
 
-    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        score, size, offset = super().__call__(template, search)
-        return score[0], size[0], offset[0]
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
+        return _first_row(super().__call__(template, search))
 
 
 class _OpenVinoBatchRunner:
@@ -244,7 +251,7 @@ class _OpenVinoBatchRunner:
         self._model = model
         self._requests: dict[int, Any] = {}
         self._in = (model.card.input["template"], model.card.input["search"])
-        self._names = [model.card.outputs[k] for k in ("score_map", "size_map", "offset_map")]
+        self._names = [model.card.outputs[k] for k in model.card.maps]
 
     def reserve(self, n: int) -> None:
         """Compile the batch-``n`` network now (it takes ~100 ms), not in the first call with ``n`` rows."""
@@ -252,14 +259,13 @@ class _OpenVinoBatchRunner:
             compiled = self._model.compiled_for_batch(n)
             self._requests[n] = (compiled.create_infer_request(), [compiled.output(o) for o in self._names])
 
-    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
         n = len(search)
         self.reserve(n)
         request, outputs = self._requests[n]
         request.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
-        score, size, offset = (request.get_tensor(o).data for o in outputs)
         # share_outputs: views that a later infer() on this model may overwrite; decode them at once
-        return score[:, 0], size, offset
+        return _squeeze(request.get_tensor(o).data for o in outputs)
 
 
 # ------------------------------------------------------------------------ loaded model
@@ -290,14 +296,16 @@ class LoadedModel:
         return "bf16" if self.precision_hint == "bf16" else self.variant.precision
 
     def create_runner(self):
-        """A callable ``(template NCHW f32, search NCHW f32) -> (score FxF, size 2xFxF, offset 2xFxF)``."""
+        """A callable ``(template NCHW f32, search NCHW f32) -> (score FxF, size 2xFxF, offset 2xFxF
+        [, presence FxF])``: one array per name in ``card.maps``."""
         if self.runner_factory is not None:
             return self.runner_factory(self)
         return _OrtRunner(self) if self.backend == "onnxruntime" else _OpenVinoRunner(self)
 
     def create_batch_runner(self):
         """A callable ``(templates N x 3 x T x T, searches N x 3 x S x S) -> (scores N x F x F,
-        sizes N x 2 x F x F, offsets N x 2 x F x F)``; only for a variant with ``batch: "dynamic"``."""
+        sizes N x 2 x F x F, offsets N x 2 x F x F[, presences N x F x F])``; only for a variant with
+        ``batch: "dynamic"``."""
         if not self.variant.batched:
             raise ValueError(_not_batched(self.card, self.variant))
         if self.runner_factory is not None:
@@ -410,7 +418,7 @@ def _check_io(card: ModelCard, variant: Variant, names_in: dict, names_out: set)
             raise ModelFileError(
                 f"variant {variant.name!r}: input {name!r} has shape {have} (None = dynamic), card says {want}"
             )
-    for key in ("score_map", "size_map", "offset_map"):
+    for key in card.maps:
         if card.outputs[key] not in names_out:
             raise ModelFileError(
                 f"variant {variant.name!r}: network has no output {card.outputs[key]!r} ({key}); "
@@ -476,7 +484,7 @@ def check_card(card: ModelCard) -> None:
     for role in ("template", "search"):
         if role not in card.input:
             raise ModelFileError(f"model card {card.name!r} is malformed: input lacks {role!r}")
-    for key in ("score_map", "size_map", "offset_map"):
+    for key in MAPS:
         if key not in card.outputs:
             raise ModelFileError(f"model card {card.name!r} is malformed: outputs lack {key!r}")
     for v in card.variants:

@@ -24,6 +24,8 @@ from typing import Any
 
 CARD_FILENAME = "model_card.json"
 SCHEMA_VERSION = 1
+MAPS = ("score_map", "size_map", "offset_map")  # outputs every model has, in the runners' order
+PRESENCE_MAP = "presence_map"  # optional fourth output (docs/presence.md)
 
 
 class ModelFileError(RuntimeError):
@@ -79,6 +81,7 @@ class ModelCard:
     input: dict[str, Any]  # {"template": name, "search": name, "layout": "NCHW", "dtype": "float32",
     #                        "channel_order": "BGR", "range": [0, 255]}
     outputs: dict[str, Any]  # {"score_map": name, "size_map": name, "offset_map": name, "semantics": str}
+    #                          [+ "presence_map": name]
     inference: dict[str, Any]  # {"hann_window": true, "lost_threshold": .., "clip_margin": 10, ...}
     architecture: dict[str, Any]  # the network config (depth, width, heads, patch embed, ...)
     opset: int
@@ -143,6 +146,12 @@ class ModelCard:
         return cls.from_dict(d, root=path.parent)
 
     # ------------------------------------------------------------ helpers
+    @property
+    def maps(self) -> tuple[str, ...]:
+        """The network outputs the runtime reads, in the order runners return them: the three maps,
+        plus ``presence_map`` when the card names one."""
+        return MAPS + ((PRESENCE_MAP,) if PRESENCE_MAP in self.outputs else ())
+
     def variant(self, name: str) -> Variant:
         for v in self.variants:
             if v.name == name:

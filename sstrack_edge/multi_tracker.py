@@ -80,12 +80,12 @@ class TrackerBatch:
                 self._rows[k] = (tracker, tracker._template_version)
             steps.append(tracker._prepare(tracker._check_stream_frame(frame), search[k : k + 1]))
         t1 = time.perf_counter()
-        scores, sizes, offsets = self._run(template, search)
+        maps = self._run(template, search)
         t2 = time.perf_counter()
         out: list[TrackResult | FloatingPointError] = []
         for k, tracker in enumerate(trackers):
             try:
-                out.append(tracker._finish(steps[k], scores[k], sizes[k], offsets[k], (t0, t1, t2)))
+                out.append(tracker._finish(steps[k], tuple(m[k] for m in maps), (t0, t1, t2)))
             except FloatingPointError as e:
                 out.append(e)
         return out

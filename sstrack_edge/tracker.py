@@ -43,9 +43,9 @@ class TrackResult:
     """Everything the tracker knows about one frame."""
 
     bbox: tuple[float, float, float, float]  # x, y, w, h in pixels (last good box while lost)
-    # presence confidence in [0, 1]: the network's probability that the target's centre is in the
-    # chosen cell (times that cell's Hann weight while tracking); lost when below lost_threshold;
-    # nan for the init frame
+    # presence confidence in [0, 1]: a network with a presence map (card outputs.presence_map): its
+    # probability that the target itself is centred in the chosen cell; otherwise the score map's
+    # (times that cell's Hann weight while tracking). Lost when below lost_threshold; nan on init
     score: float
     lost: bool
     state: str  # "initialized" | "tracking" | "lost" (MultiTracker also: "failed")
@@ -237,9 +237,9 @@ class Tracker:
         frame = self._check_stream_frame(frame)
         step = self._prepare(frame, self._search)
         t1 = time.perf_counter()
-        score_map, size_map, offset_map = self._run(self._template, self._search)
+        maps = self._run(self._template, self._search)
         t2 = time.perf_counter()
-        result = self._finish(step, score_map, size_map, offset_map, (t0, t1, t2))
+        result = self._finish(step, maps, (t0, t1, t2))
         return result.ok, result.bbox
 
     # ------------------------------------------------- one frame, in three steps
@@ -264,21 +264,17 @@ class Tracker:
         self._fill_input(frame, cx, cy, side, self._sx, search)
         return _Step(cx, cy, side, factor, int(frame.shape[1]), int(frame.shape[0]))
 
-    def _finish(
-        self,
-        step: _Step,
-        score_map: np.ndarray,
-        size_map: np.ndarray,
-        offset_map: np.ndarray,
-        times: tuple[float, float, float],
-    ) -> TrackResult:
-        """Decode the maps of the crop made by :meth:`_prepare`, update the state, set :attr:`result`.
-        ``times``: ``perf_counter`` at the start of the update, after preprocessing, after inference."""
+    def _finish(self, step: _Step, maps: tuple[np.ndarray, ...], times: tuple[float, float, float]) -> TrackResult:
+        """Decode the maps of the crop made by :meth:`_prepare` (score, size, offset[, presence]: the
+        card's ``maps``), update the state, set :attr:`result`. ``times``: ``perf_counter`` at the
+        start of the update, after preprocessing, after inference."""
+        score_map, size_map, offset_map = maps[:3]
         redetecting = self._lost_frames > self._patience
         use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
         weighted = score_map * self._hann if use_hann else score_map
         idx = int(np.argmax(weighted))
-        score = float(weighted.flat[idx])
+        # the presence confidence: the presence map at the chosen cell when the network has one
+        score = float(maps[3].flat[idx] if len(maps) > 3 else weighted.flat[idx])
         if not math.isfinite(score):
             raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
         lost = score < self._lost_threshold

@@ -9,6 +9,9 @@
   default), optional per-sample weights (``Gamma``), then the batch mean. Negative pairs
   (``positive`` 0, :mod:`training.data.negatives`) keep only the focal term, against their zero
   heatmap: no box exists to regress.
+* With a presence branch (``presence_map`` in the outputs) the total adds ``w_presence`` times the
+  same focal loss on the presence map: the target's heatmap for a positive pair, all zero for a
+  negative one (docs/presence.md).
 
 Predicted boxes are ``(cx, cy, w, h)`` normalized to the search crop; the GT is ``(x, y, w, h)``
 normalized the same way, converted to ``xyxy`` and clamped to [0, 1] as OSTrack does.
@@ -92,9 +95,10 @@ class LossWeights:
     giou: float = 2.0
     l1: float = 5.0
     focal: float = 1.0
+    presence: float = 1.0  # used only when the network has a presence branch
 
     def __post_init__(self) -> None:
-        for k in ("giou", "l1", "focal"):
+        for k in ("giou", "l1", "focal", "presence"):
             v = getattr(self, k)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"loss weight {k} must be a number >= 0, got {v!r}")
@@ -107,7 +111,8 @@ class TrackingLoss:
         self.w = weights or LossWeights()
 
     def per_sample(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor, positive=None) -> dict:
-        """Per-sample terms (``[B]`` each): ``total``, ``giou``, ``l1``, ``focal``, ``iou``.
+        """Per-sample terms (``[B]`` each): ``total``, ``giou``, ``l1``, ``focal``, ``iou``, and
+        ``presence`` when the outputs have a ``presence_map``.
         ``positive`` (``[B]``, 1 or 0; default all 1): the box terms of a 0 sample are zeroed, and
         its ``iou`` (against a box that is not its target) means nothing."""
         for key in ("pred_boxes", "score_map"):
@@ -124,7 +129,11 @@ class TrackingLoss:
                 raise ValueError(f"{positive.numel()} positive flags for a batch of {giou.numel()}")
             giou, l1 = giou * positive, l1 * positive
         total = self.w.giou * giou + self.w.l1 * l1 + self.w.focal * focal
-        return {"total": total, "giou": giou, "l1": l1, "focal": focal, "iou": iou.detach()}
+        terms = {"giou": giou, "l1": l1, "focal": focal, "iou": iou.detach()}
+        if "presence_map" in outputs:
+            terms["presence"] = focal_loss_per_sample(outputs["presence_map"], heatmap)
+            total = total + self.w.presence * terms["presence"]
+        return {"total": total, **terms}
 
     def __call__(self, outputs: dict, search_box_xywh: torch.Tensor, heatmap: torch.Tensor, sample_weights=None,
                  positive=None):

@@ -23,11 +23,11 @@ TB_TRAIN_KEYS = ("loss", "giou", "l1", "focal", "mean_iou", "tau", "d", "samples
 
 
 class EpochSums:
-    """One rank's sums over an epoch's batches: weighted loss, GIoU, L1, focal, samples, positive
-    samples; redraws per bin; skipped frames."""
+    """One rank's sums over an epoch's batches: weighted loss, GIoU, L1, focal, presence focal (0
+    without a presence branch), samples, positive samples; redraws per bin; skipped frames."""
 
     def __init__(self, num_bins: int):
-        self.sums = np.zeros(6)  # loss, giou, l1, focal, samples, positive samples
+        self.sums = np.zeros(7)  # loss, giou, l1, focal, presence, samples, positive samples
         self.redraws = np.zeros(num_bins)
         self.skipped = 0
 
@@ -35,7 +35,8 @@ class EpochSums:
         bins = batch["bin"]
         n = len(bins)
         self.sums += [loss.detach().item() * n, float(terms["giou"].detach().sum()),
-                      float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()), n,
+                      float(terms["l1"].detach().sum()), float(terms["focal"].detach().sum()),
+                      float(terms["presence"].detach().sum()) if "presence" in terms else 0.0, n,
                       int((batch["positive"] > 0).sum())]
         self.redraws += np.bincount(bins.numpy(), weights=batch["redraws"].numpy(), minlength=len(self.redraws))
         self.skipped += int(batch["skipped_frames"].sum())
@@ -54,7 +55,7 @@ def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, st
     ``totals``: ``EpochSums.total()`` (summed over ranks); ``stats``: the schedule's ``end_epoch``
     result; ``q_used``/``gamma_used``: the sampler's q and the loss's Gamma during the epoch."""
     tot = totals
-    n, n_pos = max(tot[4], 1.0), max(tot[5], 1.0)
+    n, n_pos = max(tot[5], 1.0), max(tot[6], 1.0)
     return {
         "epoch": epoch,
         "lr": lr,
@@ -62,8 +63,9 @@ def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, st
         "giou": tot[1] / n_pos,  # box terms: over positive pairs (negatives have none)
         "l1": tot[2] / n_pos,
         "focal": tot[3] / n,
-        "samples": int(tot[4]),
-        "negative_samples": int(tot[4] - tot[5]),
+        "presence": tot[4] / n,  # 0 without a presence branch
+        "samples": int(tot[5]),
+        "negative_samples": int(tot[5] - tot[6]),
         "mean_iou": stats.mean_iou,
         "tau": stats.tau,
         "p": stats.p,
@@ -76,7 +78,7 @@ def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, st
         "gamma_clip_events": stats.gamma_weighted_clip_events,
         "bin_counts": stats.bin_counts,
         "bin_success": stats.bin_success,
-        "redraws": [int(v) for v in tot[6:6 + num_bins]],
+        "redraws": [int(v) for v in tot[7:7 + num_bins]],
         "skipped_frames": int(tot[-1]),
         "load_skipped": load_skipped,
         "q_random": q_random.tolist(),
@@ -85,7 +87,7 @@ def epoch_record(*, epoch: int, lr: float, totals: np.ndarray, num_bins: int, st
         "schedule_updated": stats.updated,
         "epoch_seconds": epoch_seconds,
         "train_seconds": train_seconds,
-        "samples_per_s": tot[4] / max(train_seconds, 1e-9),
+        "samples_per_s": tot[5] / max(train_seconds, 1e-9),
         "scheduler_seconds": sched_seconds,
         "scheduler_overhead": sched_seconds / max(epoch_seconds, 1e-9),
         "world_size": world_size,

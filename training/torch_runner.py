@@ -19,7 +19,6 @@ from sstrack_edge import Tracker
 from sstrack_edge.backends import LoadedModel, check_card
 from sstrack_edge.model_card import Variant
 
-OUTPUTS = ("score_map", "size_map", "offset_map")
 TORCH_VARIANT = Variant(name="torch-fp32", backend="torch", precision="fp32", files={}, sha256={},
                         platforms=[], kept=True)
 
@@ -33,6 +32,7 @@ def torch_model(model: torch.nn.Module, inference: dict[str, Any] | None = None,
 
     def factory(_loaded: LoadedModel):
         device = next(model.parameters()).device
+        names = card.maps
 
         def run(template, search):
             was_training = model.training
@@ -42,8 +42,8 @@ def torch_model(model: torch.nn.Module, inference: dict[str, Any] | None = None,
                     out = model(torch.from_numpy(template).to(device), torch.from_numpy(search).to(device))
             finally:
                 model.train(was_training)
-            score, size, offset = (out[k].float().cpu().numpy() for k in OUTPUTS)
-            return score[0, 0], size[0], offset[0]
+            maps = (out[k][0].float().cpu().numpy() for k in names)
+            return tuple(m[0] if m.shape[0] == 1 else m for m in maps)
 
         return run
 

@@ -4,7 +4,7 @@ Top-level sections (see ``training/configs/*.yaml`` and docs/training.md)::
 
     name, seed, epochs, model{...ModelConfig}, pretrained{path, ...} | null,
     data{datasets[...], samples_per_epoch, num_workers, bins{...}, processing{...}, ...},
-    schedule{...ScheduleConfig}, optim{...}, loss{giou, l1, focal}, log{...},
+    schedule{...ScheduleConfig}, optim{...}, loss{giou, l1, focal, presence}, log{...},
     validation{root, sequences, every} | null
 
 Relative paths (dataset roots, pretrained weights) resolve against the config file's folder
@@ -99,6 +99,10 @@ class OptimConfig:
     lr: float = 4e-4
     backbone_lr_scale: float = 0.1
     backbone_keys: list = field(default_factory=lambda: ["backbone"])  # substrings of param names
+    # non-empty: train only the parameters whose name contains one of these substrings; the rest are
+    # frozen, and modules with no trainable parameter run in eval mode (BatchNorm statistics, drop
+    # path), so their outputs stay exactly as loaded (e.g. ["_presence."]: docs/presence.md)
+    trainable_keys: list = field(default_factory=list)
     weight_decay: float = 1e-4
     lr_drop_fraction: float = 0.8  # StepLR step = round(fraction * epochs)
     lr_gamma: float = 0.1
@@ -121,6 +125,7 @@ class LossConfig:
     giou: float = 2.0
     l1: float = 5.0
     focal: float = 1.0
+    presence: float = 1.0  # focal loss on the presence map (model.presence_head only)
 
 
 @dataclass

@@ -105,6 +105,30 @@ def param_groups(model: torch.nn.Module, lr: float, backbone_scale: float, backb
     return [{"params": rest, "lr": lr, "name": "head"}, {"params": bb, "lr": lr * backbone_scale, "name": "backbone"}]
 
 
+def freeze_except(model: torch.nn.Module, trainable_keys: list) -> list[torch.nn.Module]:
+    """Train only the parameters whose name contains one of ``trainable_keys`` (empty: train all).
+
+    Returns the modules with parameters none of which train (outermost only): the trainer puts them
+    in eval mode each epoch, so BatchNorm keeps its statistics and drop path is off there. Keys
+    that match no parameter are an error."""
+    if not trainable_keys:
+        return []
+    names = {n for n, _ in model.named_parameters() if any(k in n for k in trainable_keys)}
+    if not names:
+        raise ValueError(f"optim.trainable_keys={trainable_keys} match no parameter of the model")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name in names)
+    frozen, inside = [], set()
+    for name, m in model.named_modules():
+        params = list(m.parameters())
+        if name and params and not any(p.requires_grad for p in params) and not any(
+                name.startswith(f + ".") for f in inside):
+            frozen.append(m)
+            inside.add(name)
+    log.info("training %d parameter tensors (%s); %d modules frozen", len(names), trainable_keys, len(frozen))
+    return frozen
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -137,6 +161,7 @@ class Trainer:
             load_pretrained(model, cfg.pretrained.path, kind=cfg.pretrained.kind,
                             min_loaded_fraction=cfg.pretrained.min_loaded_fraction)
         self.model = model.to(self.device)
+        self.frozen = freeze_except(self.model, cfg.optim.trainable_keys)
         self.net = self.model
         if self.dist.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -148,7 +173,7 @@ class Trainer:
         step = max(1, int(round(o.lr_drop_fraction * cfg.epochs)))
         self.lr_scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=step, gamma=o.lr_gamma)
         self.grad_scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
-        self.loss_fn = TrackingLoss(LossWeights(cfg.loss.giou, cfg.loss.l1, cfg.loss.focal))
+        self.loss_fn = TrackingLoss(LossWeights(cfg.loss.giou, cfg.loss.l1, cfg.loss.focal, cfg.loss.presence))
 
         self.data: TrainData = build_train_data(cfg, self.model_config, self.dist.rank, self.dist.world_size)
         # elementwise float64 sum over ranks (None: one process), for the schedule and the epoch sums
@@ -283,6 +308,8 @@ class Trainer:
         sched_seconds = time.perf_counter() - t_start
         self.data.dataset.set_epoch(epoch)
         self.net.train()
+        for module in self.frozen:  # frozen parts compute exactly what was loaded (BatchNorm statistics)
+            module.eval()
         sums = EpochSums(self.data.bins.num_bins)
         bar = Progress(self.dist.is_main and self.cfg.log.progress, len(self.loader),
                        f"epoch {epoch}/{self.cfg.epochs}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAPS = ("score_map", "size_map", "offset_map")
+MAPS = ("score_map", "size_map", "offset_map", "presence_map")  # presence_map: only models with one
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def diffs(ref, other) -> dict:
         d = {
             "backend": v["backend"],
             "precision": v["precision"],
-            "net": max(_maxabs(ref[f"{name}__{k}"], other[f"{name}__{k}"]) for k in MAPS),
+            "net": max(_maxabs(ref[f"{name}__{k}"], other[f"{name}__{k}"]) for k in MAPS
+                       if f"{name}__{k}" in ref),
             "box_px": _maxabs(ref[f"{name}__boxes"], other[f"{name}__boxes"]),
             "score": _maxabs(ref[f"{name}__scores"], other[f"{name}__scores"]),
             "ok_equal": _ok_equal(ref, other, name, tol.score, m_ref["lost_threshold"]),

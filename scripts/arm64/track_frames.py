@@ -134,7 +134,7 @@ def run(model: str, frames: list[str], box, variants: list[str], inputs: str | N
             loaded = sstrack_edge.load_model(model, variant=name, threads=threads)
         t1 = time.perf_counter()
         maps = _maps(loaded, net_in)
-        for key, m in zip(("score_map", "size_map", "offset_map"), maps):
+        for key, m in zip(card.maps, maps):
             arrays[f"{name}__{key}"] = m
         boxes, scores, oks = _track(loaded, images, box)
         t2 = time.perf_counter()

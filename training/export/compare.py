@@ -79,7 +79,7 @@ def _load(card: ModelCard, name: str, threads: int):
 
 def agreement(ref_outputs: list, outputs: list, hann: np.ndarray | None) -> dict[str, float]:
     corr, agree, ious, diff = [], [], [], 0.0
-    for (s0, z0, o0), (s1, z1, o1) in zip(ref_outputs, outputs):
+    for (s0, z0, o0, *_), (s1, z1, o1, *_) in zip(ref_outputs, outputs):  # *_: a presence map
         b0, i0 = decode(s0, z0, o0, hann)
         b1, i1 = decode(s1, z1, o1, hann)
         corr.append(_corr(s0, s1))
@@ -97,7 +97,7 @@ def agreement(ref_outputs: list, outputs: list, hann: np.ndarray | None) -> dict
     }
 
 
-def run_all(runner, pairs) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def run_all(runner, pairs) -> list[tuple[np.ndarray, ...]]:
     return [tuple(np.array(o, copy=True) for o in runner(p.template, p.search)) for p in pairs]
 
 

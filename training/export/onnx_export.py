@@ -10,20 +10,27 @@ import onnx
 import torch
 from torch import nn
 
+from sstrack_edge.model_card import MAPS, PRESENCE_MAP
+
 INPUT_NAMES = ("template", "search")
-OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
+
+
+def output_names(model: nn.Module) -> tuple[str, ...]:
+    """The maps ``model`` exports, in the contract's order (``ModelCard.maps``)."""
+    return MAPS + ((PRESENCE_MAP,) if model.cfg.presence_head else ())
 
 
 class ExportWrapper(nn.Module):
-    """Returns only the three maps (the runtime decodes them), in the contract's order."""
+    """Returns only the maps (the runtime decodes them), in the contract's order."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self.names = output_names(model)
 
     def forward(self, template: torch.Tensor, search: torch.Tensor):
         out = self.model(template, search)
-        return out["score_map"], out["size_map"], out["offset_map"]
+        return tuple(out[k] for k in self.names)
 
 
 def example_inputs(cfg, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,6 +54,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     was_training = model.training
     model.eval()
     wrapper = ExportWrapper(model).eval()
+    names = wrapper.names
     z, x = example_inputs(model.cfg)
     tmp = path.with_suffix(".onnx.tmp")
     with torch.no_grad(), warnings.catch_warnings():
@@ -59,11 +67,11 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
             (z, x),
             str(tmp),
             input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
+            output_names=list(names),
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False,
-            dynamic_axes={name: {0: "N"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)},
+            dynamic_axes={name: {0: "N"} for name in (*INPUT_NAMES, *names)},
         )
     m = onnx.load(str(tmp))
     onnx.checker.check_model(m)

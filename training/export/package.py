@@ -11,7 +11,7 @@ from sstrack_edge.backends import check_card
 from sstrack_edge.model_card import CropSpec, ModelCard, Variant, sha256_file
 
 from ..models.ostrack import OSTrack, count_macs
-from .onnx_export import INPUT_NAMES, OUTPUT_NAMES, export_onnx
+from .onnx_export import INPUT_NAMES, export_onnx, output_names
 
 FP32_ONNX = "model_fp32.onnx"
 FP32_XML = "openvino/model_fp32.xml"
@@ -20,6 +20,12 @@ OUTPUT_SEMANTICS = (
     "score_map: sigmoid target-centre probability per cell (clamped to [1e-4, 1-1e-4]); "
     "size_map: (w, h) normalized to the search-crop side; offset_map: (dx, dy) sub-cell centre offset in "
     "cells. Decode: (iy, ix) = argmax(score_map * hann); cx = (ix + dx) / F; cy = (iy + dy) / F."
+)
+PRESENCE_SEMANTICS = (
+    " presence_map: sigmoid probability per cell that the tracked target itself (not a look-alike or "
+    "background) is centred there, trained on positive and negative pairs; the presence confidence is "
+    "presence_map at the decoded cell (iy, ix), and a frame is lost when it is below "
+    "inference.lost_threshold."
 )
 
 INFERENCE_DEFAULTS: dict[str, Any] = {
@@ -162,8 +168,8 @@ def build_card(model, name: str, inference: dict[str, Any] | None = None, opset:
                        "in_graph": True},
         input={"template": INPUT_NAMES[0], "search": INPUT_NAMES[1], "layout": "NCHW", "dtype": "float32",
                "channel_order": "BGR", "range": [0, 255]},
-        outputs={"score_map": OUTPUT_NAMES[0], "size_map": OUTPUT_NAMES[1], "offset_map": OUTPUT_NAMES[2],
-                 "semantics": OUTPUT_SEMANTICS},
+        outputs={**{k: k for k in output_names(model)},
+                 "semantics": OUTPUT_SEMANTICS + (PRESENCE_SEMANTICS if cfg.presence_head else "")},
         inference={**INFERENCE_DEFAULTS, **(inference or {})},
         architecture=_architecture(model),
         opset=opset,

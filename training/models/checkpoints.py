@@ -70,6 +70,9 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)  # checkpoint keys with no place in the model
     mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)  # (model key, ckpt, model shape)
     interpolated: list[str] = field(default_factory=list)  # position embeddings resized
+    # presence-branch tensors the file lacks, started from the ctr branch's (a tracker checkpoint
+    # loaded into a model with ``presence_head``: docs/presence.md)
+    presence_from_ctr: list[str] = field(default_factory=list)
 
     @property
     def loaded_backbone(self) -> int:
@@ -87,6 +90,8 @@ class LoadReport:
             f"box_head {head}); missing {len(self.missing)}, unexpected {len(self.unexpected)}, "
             f"shape-mismatched {len(self.mismatched)}, interpolated {self.interpolated or 'none'}"
         )
+        if self.presence_from_ctr:
+            s += f"; presence branch started from the ctr branch ({len(self.presence_from_ctr)} tensors)"
         if self.mismatched:
             s += "; mismatched: " + ", ".join(
                 f"{k} ckpt{tuple(a)} vs model{tuple(b)}" for k, a, b in self.mismatched[:5])
@@ -104,6 +109,7 @@ class LoadReport:
             "unexpected": len(self.unexpected),
             "mismatched": len(self.mismatched),
             "interpolated": list(self.interpolated),
+            "presence_from_ctr": len(self.presence_from_ctr),
         }
 
 
@@ -287,6 +293,14 @@ def load_pretrained(
     report.missing = [k for k in model_state if k not in loaded]
     if kind != "ostrack":  # a backbone-only file is not expected to fill the head
         report.missing = [k for k in report.missing if k.startswith("backbone.")]
+    presence = [k for k in report.missing if k.startswith("box_head.") and "_presence." in k]
+    ctr_loaded = all(k.replace("_presence.", "_ctr.") in loaded for k in presence)
+    if presence and ctr_loaded and len(presence) == sum("_presence." in k for k in model_state):
+        # a tracker without a presence branch: the new branch starts as a copy of the ctr branch
+        for k in presence:
+            new_state[k] = new_state[k.replace("_presence.", "_ctr.")].clone()
+        report.presence_from_ctr = presence
+        report.missing = [k for k in report.missing if k not in set(presence)]
     report.interpolated = [k for k in report.interpolated if k in loaded]
     log.info(report.summary())
     if report.backbone_fraction < min_loaded_fraction:
@@ -326,6 +340,7 @@ def infer_tracker_config(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         search_size=math.isqrt(px.shape[1]) * patch,
         head_channels=int(head.shape[0]),
         qkv_bias="backbone.blocks.0.attn.qkv.bias" in s,
+        presence_head="box_head.conv1_presence.0.weight" in s,
     )
     fc1 = s.get("backbone.blocks.0.mlp.fc1.weight")
     if fc1 is not None:

@@ -8,7 +8,8 @@ one-to-one (``backbone.*``, ``box_head.*``):
     + backbone.pos_embed_z / backbone.pos_embed_x  (separate learnable position embeddings)
     [z; x] -> backbone.blocks[0..depth)            pre-norm ViT blocks (optional candidate elimination)
     backbone.norm (LayerNorm eps 1e-6)
-    box_head (CenterPredictor) on the F x F search tokens: score / offset / size maps.
+    box_head (CenterPredictor) on the F x F search tokens: score / offset / size maps
+                                                   [+ presence map: ``presence_head``, docs/presence.md]
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class ModelConfig:
     qkv_bias: bool = True
     drop_path: float = 0.1
     head_channels: int = 256
+    # a fourth head branch, the ctr branch's twin: the probability that the target (not just something
+    # like it) is centred in each cell; trained on positive and negative pairs (docs/presence.md)
+    presence_head: bool = False
     ce_loc: tuple[int, ...] = ()  # candidate-elimination block indices; empty = off
     ce_keep_ratio: float = 0.7
     norm_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -253,13 +257,16 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 
 
 class CenterPredictor(nn.Module):
-    """OSTrack's center head: three branches of 4 x (3x3 conv + BN + ReLU) then a 1x1 conv."""
+    """OSTrack's center head: three branches of 4 x (3x3 conv + BN + ReLU) then a 1x1 conv; with
+    ``presence`` a fourth branch like ``ctr`` (the presence map)."""
 
-    def __init__(self, in_ch: int, channels: int, feat_size: int):
+    def __init__(self, in_ch: int, channels: int, feat_size: int, presence: bool = False):
         super().__init__()
         self.feat_size = feat_size
+        self.presence = presence
         c = [in_ch, channels, channels // 2, channels // 4, channels // 8]
-        for branch, out in (("ctr", 1), ("offset", 2), ("size", 2)):
+        branches = [("ctr", 1), ("offset", 2), ("size", 2)] + ([("presence", 1)] if presence else [])
+        for branch, out in branches:
             for i in range(4):
                 setattr(self, f"conv{i + 1}_{branch}", conv_bn_relu(c[i], c[i + 1]))
             setattr(self, f"conv5_{branch}", nn.Conv2d(c[4], out, 1))
@@ -272,11 +279,15 @@ class CenterPredictor(nn.Module):
             x = getattr(self, f"conv{i}_{name}")(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        score = _clamped_sigmoid(self._branch(x, "ctr"))
-        offset = self._branch(x, "offset")
-        size = _clamped_sigmoid(self._branch(x, "size"))
-        return score, size, offset
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {
+            "score_map": _clamped_sigmoid(self._branch(x, "ctr")),
+            "size_map": _clamped_sigmoid(self._branch(x, "size")),
+            "offset_map": self._branch(x, "offset"),
+        }
+        if self.presence:
+            out["presence_map"] = _clamped_sigmoid(self._branch(x, "presence"))
+        return out
 
 
 def _clamped_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -313,7 +324,7 @@ class OSTrack(nn.Module):
         self.register_buffer("pixel_mean", mean, persistent=False)
         self.register_buffer("pixel_std", std, persistent=False)
         self.backbone = Backbone(cfg)
-        self.box_head = CenterPredictor(cfg.embed_dim, cfg.head_channels, cfg.feature_size)
+        self.box_head = CenterPredictor(cfg.embed_dim, cfg.head_channels, cfg.feature_size, cfg.presence_head)
 
     def normalize(self, img: torch.Tensor) -> torch.Tensor:
         if self.cfg.network_color == "RGB":
@@ -327,13 +338,9 @@ class OSTrack(nn.Module):
         b, n, c = feat.shape
         f = self.cfg.feature_size
         feat = feat.transpose(1, 2).reshape(b, c, f, f)
-        score, size, offset = self.box_head(feat)
-        return {
-            "score_map": score,
-            "size_map": size,
-            "offset_map": offset,
-            "pred_boxes": decode_boxes(score, size, offset),
-        }
+        out = self.box_head(feat)
+        out["pred_boxes"] = decode_boxes(out["score_map"], out["size_map"], out["offset_map"])
+        return out
 
 
 def build_model(cfg: ModelConfig | dict) -> OSTrack:
@@ -364,5 +371,6 @@ def count_macs(cfg: ModelConfig) -> int:
     f2 = cfg.feature_size**2
     c = [d, cfg.head_channels, cfg.head_channels // 2, cfg.head_channels // 4, cfg.head_channels // 8]
     head = sum(f2 * 9 * c[i] * c[i + 1] for i in range(4))
-    macs += 3 * head + f2 * c[4] * (1 + 2 + 2)
+    branches = 4 if cfg.presence_head else 3
+    macs += branches * head + f2 * c[4] * (1 + 2 + 2 + (1 if cfg.presence_head else 0))
     return int(macs)
