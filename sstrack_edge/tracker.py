@@ -270,11 +270,7 @@ class Tracker:
         start of the update, after preprocessing, after inference."""
         score_map, size_map, offset_map = maps[:3]
         redetecting = self._lost_frames > self._patience
-        use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
-        weighted = score_map * self._hann if use_hann else score_map
-        idx = int(np.argmax(weighted))
-        # the presence confidence: the presence map at the chosen cell when the network has one
-        score = float(maps[3].flat[idx] if len(maps) > 3 else weighted.flat[idx])
+        idx, score = self._pick_cell(maps, redetecting)
         if not math.isfinite(score):
             raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
         lost = score < self._lost_threshold
@@ -310,6 +306,16 @@ class Tracker:
             timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3},
         )
         return self._result
+
+    def _pick_cell(self, maps: tuple[np.ndarray, ...], redetecting: bool) -> tuple[int, float]:
+        """The cell whose box is taken (flat index) and the presence confidence there: the peak of the
+        score map (Hann-windowed while tracking), and the presence map's value at it when the network
+        has one, else the (windowed) score."""
+        score_map = maps[0]
+        use_hann = self._hann is not None and (not redetecting or self._hann_when_lost)
+        weighted = score_map * self._hann if use_hann else score_map
+        idx = int(np.argmax(weighted))
+        return idx, float(maps[3].flat[idx] if len(maps) > 3 else weighted.flat[idx])
 
     # -------------------------------------------------------------- internals
     def _fill_input(self, frame: np.ndarray, cx: float, cy: float, side: float, size: int, dst: np.ndarray) -> None:
