@@ -60,6 +60,16 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
     assert t["epochs_planned"] == 5  # chosen by validation: epoch 3 of 5
     assert t["initialisation"] == "../shared/peers/vittrack/net.onnx"  # what the weights started from
     assert t["validation"] == {"root": "r", "sequences": ["v"], "auc": 41.23, "best": {"epoch": 3, "val_auc": 41.234}}
+    assert "initialisation_training" not in t  # an ONNX start has no training record
+    # a run started from that checkpoint (e.g. a presence branch trained on top): the chain is kept
+    child = tmp_path / "child.pt"
+    child_cfg = {**train_cfg, "name": "child", "pretrained": {"path": str(ckpt), "kind": "ostrack"}}
+    torch.save({**torch.load(ckpt, weights_only=False), "epoch": 2, "config": child_cfg}, child)
+    assert main(["--checkpoint", str(child), "--out", str(tmp_path / "child"), "--name", "c", "--no-openvino"]) == 0
+    chain = ModelCard.load(tmp_path / "child").metrics["training"]
+    assert (chain["config"], chain["epochs"]) == ("child", 2)
+    parent = chain["initialisation_training"]
+    assert (parent["config"], parent["epochs"], parent["initialisation"]) == ("tiny", 3, "../shared/peers/vittrack/net.onnx")
     z = np.random.default_rng(0).uniform(0, 255, (1, 3, 128, 128)).astype(np.float32)
     x = np.random.default_rng(1).uniform(0, 255, (1, 3, 256, 256)).astype(np.float32)
     with torch.no_grad():

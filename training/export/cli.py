@@ -106,6 +106,9 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
         "optim": cfg.get("optim"),
         "initialisation": (cfg.get("pretrained") or {}).get("path"),  # None: trained from scratch
     }
+    parent = _parent_training(out["initialisation"])
+    if parent:  # started from another sstrack-train checkpoint: how that one was trained, and so on
+        out["initialisation_training"] = parent
     val = cfg.get("validation")
     if val:  # the checkpoint was chosen (or could be) by its score on held-out sequences
         out["epochs_planned"] = cfg.get("epochs")
@@ -113,6 +116,21 @@ def training_summary(info: dict[str, Any]) -> dict[str, Any]:
                              "auc": round(float(last["val_auc"]), 2) if "val_auc" in last else None,
                              "best": train.get("best")}
     return out
+
+
+def _parent_training(path: str | None) -> dict[str, Any]:
+    """:func:`training_summary` of the checkpoint a run started from, when it is a readable
+    ``sstrack-train`` checkpoint ({} otherwise: an ONNX file, a foreign checkpoint, a missing file)."""
+    if not path or not str(path).endswith(".pt") or not Path(path).is_file():
+        return {}
+    from training.models.checkpoints import read_checkpoint
+
+    obj = read_checkpoint(path)
+    if not isinstance(obj.get("config"), dict):
+        return {}
+    train = {"config": obj["config"], "metrics": dict(obj.get("metrics") or {}),
+             "world_size": int(obj.get("world_size", 1)), "best": obj.get("best")}
+    return training_summary({"train": train, "epoch": obj.get("epoch")})
 
 
 def build_parser() -> argparse.ArgumentParser:
