@@ -271,8 +271,10 @@ class Tracker:
         score_map, size_map, offset_map = maps[:3]
         redetecting = self._lost_frames > self._patience
         idx, score = self._pick_cell(maps, redetecting)
-        if not math.isfinite(score):
-            raise FloatingPointError(f"the network returned a non-finite score ({score}); the model file is broken")
+        peak = float(score_map.flat[idx])
+        if not (math.isfinite(score) and math.isfinite(peak)):
+            raise FloatingPointError(
+                f"the network returned a non-finite score ({peak}, presence {score}); the model file is broken")
         lost = score < self._lost_threshold
         self._lost_frames = self._lost_frames + 1 if lost else 0
         box = self._box
@@ -286,7 +288,7 @@ class Tracker:
             )
             new_box = geometry.crop_to_image(norm, step.cx, step.cy, step.side)
             if self._size_rate is not None and not redetecting:  # a re-acquisition takes the detection's size
-                new_box = geometry.smooth_size(box, new_box, self._size_rate * float(score_map.flat[idx]))
+                new_box = geometry.smooth_size(box, new_box, self._size_rate * peak)
             self._box = tuple(float(v) for v in geometry.clip_box(new_box, step.width, step.height, self._margin))
             if not lost:
                 self._good_box = self._box

@@ -98,11 +98,11 @@ def test_a_failing_target_does_not_disturb_the_others(street):
 
         def __call__(self, template, search):
             batch_sizes.append(len(search))
-            scores, sizes, offsets = run(template, search)
+            scores, *rest = run(template, search)  # rest: sizes, offsets[, presences]
             if len(batch_sizes) == 3:
                 scores = scores.copy()
                 scores[1] = np.nan
-            return scores, sizes, offsets
+            return (scores, *rest)
 
     multi._batch._run = BrokenRow1()
     for k in range(1, 8):
