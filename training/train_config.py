@@ -118,6 +118,10 @@ class OptimConfig:
         if not 0 < self.lr_drop_fraction <= 1:
             raise ValueError(f"optim.lr_drop_fraction must be in (0, 1], got {self.lr_drop_fraction}")
         self.lr, self.weight_decay = float(self.lr), float(self.weight_decay)
+        for name in ("backbone_keys", "trainable_keys"):
+            keys = getattr(self, name)
+            if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+                raise ValueError(f"optim.{name} must be a list of non-empty name substrings, got {keys!r}")
 
 
 @dataclass

@@ -163,3 +163,5 @@ def test_trainable_keys_that_match_nothing_are_refused(train_videos, stills_dir,
     cfg = tiny_config(train_videos, stills_dir, optim={"trainable_keys": ["_presense."]})
     with pytest.raises(ValueError, match="trainable_keys"):
         Trainer(cfg, tmp_path)
+    with pytest.raises(ValueError, match="optim.trainable_keys must be a list"):  # a bare string
+        tiny_config(train_videos, stills_dir, optim={"trainable_keys": "_presence."})
