@@ -3,10 +3,10 @@
 # scaling) vs the random (OSTrack) sampler on the shipped configuration, equal budget
 # (training/configs/vittrack_finetune.yaml: 20 x 8,192 pairs), seeds 0-2, one CPU thread per run.
 # Runs one after the other under RUNS (outside git); an interrupted run resumes from its last.pt
-# when the script is started again, a finished one is skipped. Then compare, per run, the final
-# epoch on the validation clips through the runtime:
+# when the script is started again, a finished one is skipped. Then compare, per seed, the final
+# epochs on the validation clips through the runtime (benchmarks/RESULTS.md "Recipe ablation"):
 #   python -m training.validate training/configs/vittrack_finetune.yaml \
-#       ../shared/peers/vittrack/object_tracking_vittrack_2023sep.onnx RUNS/*/checkpoints/epoch_0020.pt --starts 5
+#       RUNS/sstrack_sN/checkpoints/epoch_0020.pt RUNS/random_sN/checkpoints/epoch_0020.pt --starts 5
 #   bash benchmarks/recipe_ablation.sh [RUNS]     (inside .venv, torch installed)
 set -u
 cd "$(dirname "$0")/.."
