@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 CKPT=${1:?usage: build_default_model.sh CHECKPOINT [OUT_DIR]}
 OUT=${2:-models/default}
 CONFIG=${SSTRACK_CONFIG:-training/configs/vittrack_finetune.yaml}   # its validation clips decide
-INFERENCE=${SSTRACK_INFERENCE:-lost_threshold=0.15 lost_patience=10}
+INFERENCE=${SSTRACK_INFERENCE:-lost_threshold=0.1 lost_patience=10}
+LICENCES="initialisation: OpenCV VitTrack (OpenCV model zoo), Apache-2.0; training data (not shipped): \
+OTB-100, VOT2014/2015/2018, VOT-LT2018, VOT-TIR2016, DTB70, UAVDT, UAV123@10fps, UAV20L (public \
+benchmarks, research use under their own terms) and ../shared/data/stills (COCO annotations CC BY 4.0 \
+with Flickr image licences, aerial_cars CC-BY 3.0 / CC-BY-SA, raccoon MIT); details in NOTICE"
 SHARED=$(python -c "from sstrack_edge.paths import shared_root; print(shared_root())")
 VIDEOS="$SHARED/data/sot/train_videos"
 VAL=$(python -c "from training.train_config import load_config; print(','.join(load_config('$CONFIG').validation.sequences))")
@@ -26,7 +30,7 @@ rm -rf "$OUT" "$RUNS"   # the gate and the eval resume from result files: never 
 # shellcheck disable=SC2086  # INFERENCE is a list of key=value words
 sstrack-export --checkpoint "$CKPT" --out "$OUT" --name sstrack-edge-default \
     --quantize int8-dynamic,int8-static,openvino-int8 --calib-root "$VIDEOS" --calib-sequences "$CALIB" \
-    --threads 1 --inference $INFERENCE
+    --threads 1 --inference $INFERENCE --licences "$LICENCES"
 python -m training.export.accuracy_gate "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 5 \
     --out "$RUNS/int8_gate" --threads 1 --update-card --prune
 python -m training.export.held_out_tre "$OUT" --data "$VIDEOS" --sequences "$VAL" --starts 10 --update-card

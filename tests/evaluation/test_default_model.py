@@ -48,6 +48,8 @@ def test_default_model_is_trained_and_documented(card):
     assert len(gate["sequences"]) >= 10 and gate["starts"] >= 5 and gate["auc"] > 0
     assert "object_tracking_vittrack_2023sep.onnx" in json.dumps(card.source_checkpoint) + json.dumps(
         card.metrics.get("training", {}))  # the initialisation is named
+    licences = card.source_checkpoint["licences"]  # and the licences of what it was made from
+    assert "Apache-2.0" in licences and "research use" in licences
     peers = card.metrics["eval_vs_peers"]["trackers"]
     assert {"opencv:vit", "opencv:nano", "opencv:csrt"} <= set(peers)
     # ONNX node names ("/model/box_head/...", the exporter's module paths) are not file paths

@@ -65,7 +65,10 @@ def test_training_checkpoint_export_matches_torch(tmp_path, capsys):
     child = tmp_path / "child.pt"
     child_cfg = {**train_cfg, "name": "child", "pretrained": {"path": str(ckpt), "kind": "ostrack"}}
     torch.save({**torch.load(ckpt, weights_only=False), "epoch": 2, "config": child_cfg}, child)
-    assert main(["--checkpoint", str(child), "--out", str(tmp_path / "child"), "--name", "c", "--no-openvino"]) == 0
+    assert main(["--checkpoint", str(child), "--out", str(tmp_path / "child"), "--name", "c", "--no-openvino",
+                 "--licences", "weights Apache-2.0; data research use"]) == 0
+    assert ModelCard.load(tmp_path / "child").source_checkpoint["licences"] == "weights Apache-2.0; data research use"
+    assert "licences" not in card.source_checkpoint  # not given, not invented
     chain = ModelCard.load(tmp_path / "child").metrics["training"]
     assert (chain["config"], chain["epochs"]) == ("child", 2)
     parent = chain["initialisation_training"]

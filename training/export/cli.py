@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", nargs="*", default=[], metavar="KEY=VALUE", help="ModelConfig overrides")
     p.add_argument("--out", type=Path, required=True, help="output model directory")
     p.add_argument("--name", required=True, help="model name written into the card")
+    p.add_argument("--licences", default=None,
+                   help="licences of the initialisation and the training data, written into the card "
+                        "(source_checkpoint.licences)")
     p.add_argument("--quantize", default="", help="comma list of int8-dynamic,int8-static,openvino-int8")
     p.add_argument("--calib-root", type=Path, default=None,
                    help="training clips for calibration: <seq>.mp4 + <seq>.txt, or <seq>/img + groundtruth.txt "
@@ -211,6 +214,8 @@ def _run(args) -> int:
         source = {"path": str(ckpt), "sha256": sha256_file(ckpt), "trained": True,
                   "notes": f"config {info['config_source']}; epoch {info.get('epoch')}; load {info['report']}"}
         metrics["training"] = training_summary(info)
+    if args.licences:
+        source["licences"] = args.licences
     cfg = model.cfg
     calib = compare = None
     if names:
