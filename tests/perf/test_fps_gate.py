@@ -2,7 +2,7 @@
 
 The gate (``test_update_speed_ratio_gate``) fails when ``median(update) / median(reference)``
 exceeds the committed ``benchmarks/gate/baseline.json`` ratio of this CPU model by more than its
-tolerance; on a CPU model with no recorded ratio it is skipped, and the skip reason says how to
+tolerance in two measurements in a row (``confirmed``); on a CPU model with no recorded ratio it is skipped, and the skip reason says how to
 record one.
 ``test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise`` shows the threshold separates an
 injected 20% slowdown from run-to-run noise.
@@ -117,7 +117,24 @@ def test_update_speed_ratio_gate(benchmark, baseline, update, reference):
         ratio=m.ratio, expected_ratio=expected, cpu=cpu, limit=verdict.limit, update_ms_cpu=1e3 * m.target_s,
         reference_ms_cpu=1e3 * m.reference_s, update_fps_cpu=1.0 / m.target_s, model=baseline.model,
     )
-    assert verdict.passed, verdict.message() + " - a real slowdown, or re-measure the baseline (see docstring)"
+    verdict, message = confirmed(verdict, lambda: _measure(update, reference, baseline), expected, baseline.tolerance)
+    benchmark.extra_info.update(confirmed_ratio=verdict.measured)
+    assert verdict.passed, message + " - a real slowdown, or re-measure the baseline (see docstring)"
+
+
+def _measure(update, reference, baseline) -> float:
+    return measure_ratios({"update": update}, reference, rounds=baseline.rounds, calls=baseline.calls)["update"].ratio
+
+
+def confirmed(verdict, remeasure, expected: float, tolerance: float):
+    """The gate's rule: a measurement above the limit is measured once more, and the gate fails only
+    when that one is above the limit too. A real slowdown slows every measurement; a busy shared host
+    rarely slows two in a row (a CI run read 1.40 against 1.21, standalone runs minutes later
+    1.19-1.33). Returns the deciding verdict and a message naming both measurements."""
+    if verdict.passed:
+        return verdict, verdict.message()
+    again = check_ratio(remeasure(), expected, tolerance)
+    return again, f"{verdict.message()}; measured again: {again.message()}"
 
 
 def test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise(baseline, update, reference):
@@ -130,6 +147,10 @@ def test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise(baseline, update, 
     slowed = check_ratio(later["slowed"].ratio, first.ratio, baseline.tolerance)
     assert same.passed, "noise tripped the gate: " + same.message()
     assert not slowed.passed, "a 20% slowdown passed the gate: " + slowed.message()
+    # the confirmation a failing measurement gets does not let a real slowdown through
+    slow = SlowedDown(update, 0.20)
+    verdict, message = confirmed(slowed, lambda: _measure(slow, reference, baseline), first.ratio, baseline.tolerance)
+    assert not verdict.passed, "a 20% slowdown passed the confirmation: " + message
 
 
 def test_slowed_down_wrapper_costs_the_requested_fraction(reference):
