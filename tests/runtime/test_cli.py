@@ -209,6 +209,27 @@ def _signal_after_8_frames(monkeypatch, sig, when: str) -> None:
     monkeypatch.setattr(cli, "_make_tracker", make_tracker)
 
 
+def _run_until_signal(args, sig, code, capsys) -> str:
+    """Run ``track`` until the signal of :func:`_signal_after_8_frames` stops it with exit ``code``;
+    check that the CLI's signal handlers are gone again and that it said why it stopped; return
+    its stderr."""
+
+    def unhandled(signum, frame):  # the test's stand-in for SIGTERM's default action (ending the process)
+        raise _SignalSent(signum)
+
+    old = signal.signal(signal.SIGTERM, unhandled)
+    int_handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert run_cli(args) == code
+        assert signal.getsignal(signal.SIGINT) is int_handler  # the CLI's handlers are gone again
+        assert signal.getsignal(signal.SIGTERM) is unhandled
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    err = capsys.readouterr().err
+    assert ("interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)") in err
+    return err
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("when", ["waiting for a frame", "tracking a frame"])
 def test_track_stop_signal_keeps_results_video_and_summary(
@@ -218,20 +239,7 @@ def test_track_stop_signal_keeps_results_video_and_summary(
     finalized with the same 8 frames, the summary is printed. A signal that arrives while a frame
     is tracked lets that frame finish first (how the signal is sent: :func:`_signal_after_8_frames`)."""
     _signal_after_8_frames(monkeypatch, sig, when)
-
-    def unhandled(signum, frame):  # the test's stand-in for SIGTERM's default action (ending the process)
-        raise _SignalSent(signum)
-
-    old = signal.signal(signal.SIGTERM, unhandled)
-    int_handler = signal.getsignal(signal.SIGINT)
-    try:
-        assert run_cli(crossing_args(sot_eval, tiny_model_dir, tmp_path)) == code
-        assert signal.getsignal(signal.SIGINT) is int_handler  # the CLI's handlers are gone again
-        assert signal.getsignal(signal.SIGTERM) is unhandled
-    finally:
-        signal.signal(signal.SIGTERM, old)
-    err = capsys.readouterr().err
-    assert ("interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)") in err
+    err = _run_until_signal(crossing_args(sot_eval, tiny_model_dir, tmp_path), sig, code, capsys)
     assert "8 frames" in err and "8 rows in" in err
     boxes = np.loadtxt(tmp_path / "boxes.txt", delimiter=",")
     assert boxes.shape == (8, 4) and np.isfinite(boxes).all()
@@ -485,19 +493,8 @@ def test_track_several_targets_stop_signal_keeps_rows_and_video(
     """As test_track_stop_signal_keeps_results_video_and_summary, with two targets: a signal after 8
     frames leaves 8 x 2 MOT rows, an 8-frame video and the summary."""
     _signal_after_8_frames(monkeypatch, sig, when)
-
-    def unhandled(signum, frame):
-        raise _SignalSent(signum)
-
-    old = signal.signal(signal.SIGTERM, unhandled)
-    try:
-        args = crossing_args(sot_eval, tiny_model_dir, tmp_path, "--bbox", "150,60,30,50")
-        assert run_cli(args) == code
-        assert signal.getsignal(signal.SIGTERM) is unhandled
-    finally:
-        signal.signal(signal.SIGTERM, old)
-    err = capsys.readouterr().err
-    assert ("interrupted (Ctrl-C)" if sig == signal.SIGINT else "terminated (SIGTERM)") in err
+    args = crossing_args(sot_eval, tiny_model_dir, tmp_path, "--bbox", "150,60,30,50")
+    err = _run_until_signal(args, sig, code, capsys)
     assert "8 frames, 2 targets" in err and "16 rows in" in err
     rows = np.loadtxt(tmp_path / "boxes.txt", delimiter=",")
     assert rows.shape == (16, MOT_COLUMNS)
