@@ -207,16 +207,16 @@ class _OpenVinoRunner:
         r = self._request
         r.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
         # share_outputs: these views are overwritten by the next infer(); the tracker decodes them at once.
-        return _first_row(_squeeze(r.get_tensor(o).data for o in self._out))
+        return first_row(squeeze_maps(r.get_tensor(o).data for o in self._out))
 
 
-def _squeeze(maps) -> tuple[np.ndarray, ...]:
+def squeeze_maps(maps) -> tuple[np.ndarray, ...]:
     """Network outputs (N x C x F x F each) in the card's ``maps`` order: the one-channel maps
     (score, presence) as N x F x F, the others as they are."""
     return tuple(m[:, 0] if m.shape[1] == 1 else m for m in maps)
 
 
-def _first_row(maps: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def first_row(maps: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     return tuple(m[0] for m in maps)
 
 
@@ -233,14 +233,14 @@ class _OrtBatchRunner:
         """Nothing to prepare: one session serves every batch size."""
 
     def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
-        return _squeeze(self._session.run(self._out, {self._in[0]: template, self._in[1]: search}))
+        return squeeze_maps(self._session.run(self._out, {self._in[0]: template, self._in[1]: search}))
 
 
 class _OrtRunner(_OrtBatchRunner):
     """Per-tracker runner on a shared ``onnxruntime.InferenceSession`` (``run`` is thread-safe): one row."""
 
     def __call__(self, template: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, ...]:
-        return _first_row(super().__call__(template, search))
+        return first_row(super().__call__(template, search))
 
 
 class _OpenVinoBatchRunner:
@@ -265,7 +265,7 @@ class _OpenVinoBatchRunner:
         request, outputs = self._requests[n]
         request.infer({self._in[0]: template, self._in[1]: search}, share_inputs=True, share_outputs=True)
         # share_outputs: views that a later infer() on this model may overwrite; decode them at once
-        return _squeeze(request.get_tensor(o).data for o in outputs)
+        return squeeze_maps(request.get_tensor(o).data for o in outputs)
 
 
 # ------------------------------------------------------------------------ loaded model

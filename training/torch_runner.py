@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from sstrack_edge import Tracker
-from sstrack_edge.backends import LoadedModel, check_card
+from sstrack_edge.backends import LoadedModel, check_card, first_row, squeeze_maps
 from sstrack_edge.model_card import Variant
 
 TORCH_VARIANT = Variant(name="torch-fp32", backend="torch", precision="fp32", files={}, sha256={},
@@ -42,8 +42,7 @@ def torch_model(model: torch.nn.Module, inference: dict[str, Any] | None = None,
                     out = model(torch.from_numpy(template).to(device), torch.from_numpy(search).to(device))
             finally:
                 model.train(was_training)
-            maps = (out[k][0].float().cpu().numpy() for k in names)
-            return tuple(m[0] if m.shape[0] == 1 else m for m in maps)
+            return first_row(squeeze_maps(out[k].float().cpu().numpy() for k in names))
 
         return run
 

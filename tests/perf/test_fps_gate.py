@@ -39,7 +39,7 @@ GATE = Path(__file__).resolve().parents[2] / "benchmarks" / "gate"
 sys.path.insert(0, str(GATE))
 from speed_gate import (  # noqa: E402  (CI-gate code lives beside its baseline, not in the runtime package)
     GateBaseline, GateBaselineError, InterleavedTimer, ReferenceShape, ReferenceWorkload, SlowedDown, check_ratio,
-    measure_ratios,
+    confirmed, measure_ratios,
 )
 
 pytestmark = pytest.mark.perf
@@ -124,17 +124,6 @@ def test_update_speed_ratio_gate(benchmark, baseline, update, reference):
 
 def _measure(update, reference, baseline) -> float:
     return measure_ratios({"update": update}, reference, rounds=baseline.rounds, calls=baseline.calls)["update"].ratio
-
-
-def confirmed(verdict, remeasure, expected: float, tolerance: float):
-    """The gate's rule: a measurement above the limit is measured once more, and the gate fails only
-    when that one is above the limit too. A real slowdown slows every measurement; a busy shared host
-    rarely slows two in a row (a CI run read 1.40 against 1.21, standalone runs minutes later
-    1.19-1.33). Returns the deciding verdict and a message naming both measurements."""
-    if verdict.passed:
-        return verdict, verdict.message()
-    again = check_ratio(remeasure(), expected, tolerance)
-    return again, f"{verdict.message()}; measured again: {again.message()}"
 
 
 def test_gate_trips_on_a_20_percent_slowdown_and_not_on_noise(baseline, update, reference):
