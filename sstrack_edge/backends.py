@@ -456,6 +456,8 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
     try:
         check_size_update_rate(inference.get("size_update_rate"))
         check_lost_patience(inference.get("lost_patience", 0))
+        check_reacquire_threshold(inference.get("reacquire_threshold"))
+        check_redetect_tiles(inference.get("redetect_tiles", 0))
     except ValueError as e:
         raise ModelFileError(f"model card {name!r} is malformed: inference.{e}") from None
 
@@ -475,6 +477,23 @@ def check_lost_patience(value: Any) -> int:
     """``lost_patience`` (card value or ``Tracker`` argument) as an int; ValueError if it is not one >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"lost_patience must be a whole number of frames >= 0, got {value!r}")
+    return int(value)
+
+
+def check_reacquire_threshold(value: Any) -> float | None:
+    """``reacquire_threshold`` (card value) as a float in [0, 1], or None (= the lost threshold)."""
+    if value is None:
+        return None
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not is_number or not 0.0 <= value <= 1.0:
+        raise ValueError(f"reacquire_threshold must be null or a number in [0, 1] (null = lost_threshold), got {value!r}")
+    return float(value)
+
+
+def check_redetect_tiles(value: Any) -> int:
+    """``redetect_tiles`` (card value) as an int >= 0 (0 = no frame scan while re-detecting)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"redetect_tiles must be a whole number of crops >= 0 (0 = off), got {value!r}")
     return int(value)
 
 

@@ -111,6 +111,24 @@ def smooth_size(prev_box: Sequence[float], new_box: Sequence[float], rate: float
     return np.array([cx - w / 2.0, cy - h / 2.0, w, h], dtype=np.float64)
 
 
+def tile_centres(width: int, height: int, side: float, cx: float, cy: float, stride: float) -> list[tuple[float, float]]:
+    """Centres of square tiles of ``side`` pixels covering a ``width`` x ``height`` frame, neighbours
+    ``stride x side`` apart (or closer, so the first and last tile touch the frame edges; one centre
+    on an axis the tile already spans), nearest to ``(cx, cy)`` first."""
+    if not (side > 0 and 0 < stride <= 1):
+        raise ValueError(f"tile side must be > 0 and stride in (0, 1], got side {side}, stride {stride}")
+
+    def axis(extent: int) -> np.ndarray:
+        if extent <= side:
+            return np.array([extent / 2.0])
+        n = math.ceil((extent - side) / (stride * side)) + 1
+        return np.linspace(side / 2.0, extent - side / 2.0, n)
+
+    centres = [(float(x), float(y)) for y in axis(height) for x in axis(width)]
+    centres.sort(key=lambda c: (c[0] - cx) ** 2 + (c[1] - cy) ** 2)
+    return centres
+
+
 def hann2d(size: int) -> np.ndarray:
     """OSTrack's Hann window: ``0.5 (1 - cos(2 pi k / (size + 1)))``, k = 1..size, outer product."""
     k = np.arange(1, size + 1, dtype=np.float64)

@@ -10,8 +10,14 @@ a row (card ``inference``, default 0) it still follows the best peak with its no
 brief dip in confidence, e.g. motion blur). After that it re-detects: the search centre returns
 to the last good box, the search crop widens by ``search_growth_when_lost`` per further low frame
 up to ``max_search_factor`` (still resized to the network's search size), and the Hann window is
-not applied, since a target that comes back is not necessarily near the old centre. On the first
-frame scoring above the threshold the tracker takes the new box and returns to the normal factor.
+not applied, since a target that comes back is not necessarily near the old centre. With
+``redetect_tiles`` = K > 0 each re-detection frame also runs K crops at the normal search factor
+from a grid of tiles over the whole frame (nearest to the last good box first, the next K on the
+next frame, cycling), and the crop whose score peak has the highest presence wins: a target that
+moved while hidden is found at its own scale. A re-detection is accepted when that presence
+reaches ``reacquire_threshold`` (never below ``lost_threshold``; higher makes a look-alike found by
+the scan less likely to be taken); the tracker then takes the new box and returns to the normal
+factor.
 
 Size smoothing (card ``inference.size_update_rate``, ``None`` = off as in OSTrack): while tracking,
 the new box keeps the detection's centre, but its size moves from the last box's size toward the
@@ -30,12 +36,22 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry
-from .backends import LoadedModel, _load, check_lost_patience, check_size_update_rate
+from .backends import (
+    LoadedModel,
+    _load,
+    check_lost_patience,
+    check_reacquire_threshold,
+    check_redetect_tiles,
+    check_size_update_rate,
+)
 from .errors import TrackerNotInitializedError
 from .frames import channels_of, check_box, check_frame, clip_to_frame
 from .model_card import ModelCard
 
 TRACKING, LOST, INITIALIZED = "tracking", "lost", "initialized"
+# Re-detection tiles: neighbours this fraction of a tile's side apart, so a target near a tile's
+# border (where the score map is weakest) is well inside the next one.
+TILE_STRIDE = 0.7
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,7 @@ class _Step:
     factor: float
     width: int
     height: int
+    frame: np.ndarray | None = None  # the frame, kept only when re-detection scans tiles over it
 
 
 class Tracker:
@@ -142,6 +159,11 @@ class Tracker:
         # None: take each detection's size as is (OSTrack)
         self._size_rate = check_size_update_rate(inf.get("size_update_rate"))
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
+        self._reacquire = check_reacquire_threshold(inf.get("reacquire_threshold"))
+        self._redetect_tiles = check_redetect_tiles(inf.get("redetect_tiles", 0))
+        self._tiles: list[tuple[float, float]] | None = None  # tile centres of the current re-detection
+        self._next_tile = 0
+        self._tile_search = np.zeros((1, 3, self._sx, self._sx), np.float32) if self._redetect_tiles else None
         # Preallocated per-frame buffers (network inputs and crop buffers per channel count).
         self._template = np.zeros((1, 3, self._tz, self._tz), np.float32)
         self._template_version = 0  # bumped by init(): a TrackerBatch re-copies the template then
@@ -170,6 +192,17 @@ class Tracker:
     @property
     def lost_patience(self) -> int:
         return self._patience
+
+    @property
+    def reacquire_threshold(self) -> float:
+        """Presence a re-detection needs to be accepted: the card's ``reacquire_threshold``, never
+        below :attr:`lost_threshold` (and equal to it when the card has none)."""
+        return max(self._reacquire or 0.0, self._lost_threshold)
+
+    @property
+    def redetect_tiles(self) -> int:
+        """Crops of the frame scan added to each re-detection frame (card ``redetect_tiles``; 0 = off)."""
+        return self._redetect_tiles
 
     @property
     def card(self) -> ModelCard:
@@ -217,6 +250,7 @@ class Tracker:
         self._box = self._good_box = box
         self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         self._lost_frames = 0
+        self._tiles = None
         self._frame_index = 0
         self._result = TrackResult(
             bbox=box,
@@ -262,21 +296,29 @@ class Tracker:
         cx, cy = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
         side = geometry.crop_side(box, factor)
         self._fill_input(frame, cx, cy, side, self._sx, search)
-        return _Step(cx, cy, side, factor, int(frame.shape[1]), int(frame.shape[0]))
+        scan = self._redetect_tiles > 0 and self._lost_frames > self._patience
+        return _Step(cx, cy, side, factor, int(frame.shape[1]), int(frame.shape[0]), frame if scan else None)
 
     def _finish(self, step: _Step, maps: tuple[np.ndarray, ...], times: tuple[float, float, float]) -> TrackResult:
         """Decode the maps of the crop made by :meth:`_prepare` (score, size, offset[, presence]: the
         card's ``maps``), update the state, set :attr:`result`. ``times``: ``perf_counter`` at the
         start of the update, after preprocessing, after inference."""
-        score_map, size_map, offset_map = maps[:3]
         redetecting = self._lost_frames > self._patience
+        scanned = step.frame is not None
+        t_scan = time.perf_counter()
+        if scanned:
+            step, maps = self._scan(step, maps)
+        t_scan = time.perf_counter() - t_scan
+        score_map, size_map, offset_map = maps[:3]
         idx, score = self._pick_cell(maps, redetecting)
         peak = float(score_map.flat[idx])
         if not (math.isfinite(score) and math.isfinite(peak)):
             raise FloatingPointError(
                 f"the network returned a non-finite score ({peak}, presence {score}); the model file is broken")
-        lost = score < self._lost_threshold
+        lost = score < (self.reacquire_threshold if redetecting else self._lost_threshold)
         self._lost_frames = self._lost_frames + 1 if lost else 0
+        if not lost:
+            self._tiles = None  # the next re-detection scans from its own last good box
         box = self._box
         if not lost or self._lost_frames <= self._patience:  # follow the peak
             iy, ix = divmod(idx, self._fs)
@@ -297,6 +339,9 @@ class Tracker:
         self._frame_index += 1
         t0, t1, t2 = times
         t3 = time.perf_counter()
+        timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2 - t_scan) * 1e3}
+        if scanned:
+            timings["redetect"] = t_scan * 1e3
         self._result = TrackResult(
             bbox=self._good_box,
             score=score,
@@ -305,9 +350,33 @@ class Tracker:
             frame_index=self._frame_index,
             search_factor=step.factor,
             latency_ms=(t3 - t0) * 1e3,
-            timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "decode": (t3 - t2) * 1e3},
+            timings_ms=timings,
         )
         return self._result
+
+    def _scan(self, step: _Step, maps: tuple[np.ndarray, ...]) -> tuple[_Step, tuple[np.ndarray, ...]]:
+        """Re-detection over the frame: the next ``redetect_tiles`` tiles (normal search factor, the
+        last good box's size) besides the crop of ``step``; returns the crop, and its maps, whose
+        score peak has the highest presence (the crop of ``step`` on a tie)."""
+        frame = step.frame
+        good = self._good_box
+        side = geometry.crop_side(good, self._search_factor)
+        if self._tiles is None:
+            self._tiles = geometry.tile_centres(step.width, step.height, side, good[0] + good[2] / 2.0,
+                                                good[1] + good[3] / 2.0, TILE_STRIDE)
+            self._next_tile = 0
+        # runners may hand out views of their output buffers, overwritten by the next call: copy
+        best_score, best = self._pick_cell(maps, True)[1], (step, tuple(np.array(m) for m in maps))
+        for _ in range(min(self._redetect_tiles, len(self._tiles))):
+            cx, cy = self._tiles[self._next_tile % len(self._tiles)]
+            self._next_tile += 1
+            self._fill_input(frame, cx, cy, side, self._sx, self._tile_search)
+            tile_maps = self._run(self._template, self._tile_search)
+            score = self._pick_cell(tile_maps, True)[1]
+            if score > best_score:
+                tile_step = _Step(cx, cy, side, self._search_factor, step.width, step.height)
+                best_score, best = score, (tile_step, tuple(np.array(m) for m in tile_maps))
+        return best
 
     def _pick_cell(self, maps: tuple[np.ndarray, ...], redetecting: bool) -> tuple[int, float]:
         """The cell whose box is taken (flat index) and the presence confidence there: the peak of the

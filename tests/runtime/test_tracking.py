@@ -14,6 +14,7 @@ import pytest
 import sstrack_edge
 from sstrack_edge import geometry
 from sstrack_edge.backends import LoadedModel
+from sstrack_edge.tracker import TILE_STRIDE
 
 BACKENDS = ["onnxruntime", "openvino"]
 
@@ -207,6 +208,98 @@ def test_lost_patience_follows_the_peak_then_redetects_around_the_last_good_box(
     ok, (x, y, w, h) = tracker.update(frame)
     wide = math.ceil(40 * base * growth)
     assert ok and x + w / 2 == pytest.approx(good[0] + 20 + (F // 2 + 2) / F * wide - wide / 2)
+
+
+@pytest.mark.parametrize("width, height, side", [(1600, 900, 160), (640, 360, 57), (300, 200, 400)])
+def test_tiles_cover_the_frame_nearest_first(width, height, side):
+    centres = geometry.tile_centres(width, height, side, 50.0, 60.0, TILE_STRIDE)
+    c = np.asarray(centres)
+    ys, xs = np.mgrid[0:height:7, 0:width:7]
+    covered = np.zeros(xs.shape, bool)
+    for cx, cy in centres:
+        covered |= (np.abs(xs - cx) <= side / 2) & (np.abs(ys - cy) <= side / 2)
+    assert covered.all()
+    d = np.hypot(c[:, 0] - 50, c[:, 1] - 60)
+    assert (np.diff(d) >= 0).all()
+    if side >= max(width, height):
+        assert centres == [(width / 2, height / 2)]
+    else:  # neighbours at most stride x side apart, so no tile is wasted on an overlap beyond that
+        gaps = np.diff(np.unique(c[:, 0]))
+        assert gaps.max() <= TILE_STRIDE * side + 1e-9
+    with pytest.raises(ValueError, match="stride in"):
+        geometry.tile_centres(width, height, side, 0, 0, 1.5)
+
+
+def _scanned_model(card, presence: float) -> LoadedModel:
+    """A network with a presence map that sees the target in any crop with a lit pixel: score and
+    presence peak (0.9, ``presence``) at the centre cell, a 40 px box; 0.05 everywhere for a dark crop."""
+    F = card.feature_size
+    card = replace(card, outputs={**card.outputs, "presence_map": "presence_map"})
+    size = np.full((2, F, F), 40 / math.ceil(40 * card.search.factor), np.float32)
+    offset = np.zeros((2, F, F), np.float32)
+
+    def run(z, x):
+        score = np.full((F, F), 0.05, np.float32)
+        pres = score.copy()
+        if x.max() > 0:
+            score[F // 2, F // 2], pres[F // 2, F // 2] = 0.9, presence
+        return score, size, offset, pres
+
+    variant = replace(card.variants[0], name="fake", backend="fake")
+    return LoadedModel(card, variant, 1, False, None, runner_factory=lambda m: run)
+
+
+def _scan_setup(tiny_model_dir, tiles: int, presence: float = 0.9, reacquire=None, **kw):
+    """A 40 px target at (100, 100) of a dark 1600 x 900 frame; it reappears lit at (1380, 700), far
+    beyond the widest local search (8 x 40 px around the last box)."""
+    card = sstrack_edge.ModelCard.load(tiny_model_dir)
+    inference = {**card.inference, "lost_patience": 0, "redetect_tiles": tiles, "reacquire_threshold": reacquire}
+    tracker = sstrack_edge.Tracker(_scanned_model(replace(card, inference=inference), presence), **kw)
+    frame = np.zeros((900, 1600, 3), np.uint8)
+    tracker.init(frame, (100.0, 100.0, 40.0, 40.0))
+    frame[700:720, 1380:1400] = 255
+    return tracker, frame
+
+
+def _overlaps_target(cx, cy, side):
+    return abs(cx - 1390) < side / 2 + 10 and abs(cy - 710) < side / 2 + 10
+
+
+def test_redetection_scans_the_frame_in_tiles_and_finds_a_target_that_moved(tiny_model_dir):
+    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, lost_threshold=0.5)
+    side = geometry.crop_side((0, 0, 40, 40), tracker.card.search.factor)
+    order = geometry.tile_centres(1600, 900, side, 120, 120, TILE_STRIDE)
+    first = next(i for i, c in enumerate(order) if _overlaps_target(*c, side))
+    assert first >= 8  # not in the first frame's tiles: the scan must move on
+    ok, _ = tracker.update(frame)  # the first lost frame (patience 0): no scan yet
+    assert not ok and "redetect" not in tracker.result.timings_ms
+    for _ in range(first // 8):
+        ok, box = tracker.update(frame)
+        assert not ok and box == (100.0, 100.0, 40.0, 40.0) and tracker.result.timings_ms["redetect"] > 0
+    ok, (x, y, w, h) = tracker.update(frame)  # the frame whose tiles reach the target
+    assert ok and tracker.result.state == "tracking" and tracker.result.score == pytest.approx(0.9)
+    assert (x + w / 2, y + h / 2) == pytest.approx(order[first]) and (w, h) == pytest.approx((40, 40))
+    assert tracker.result.search_factor == tracker.card.search.factor
+    # without tiles the widening local search never gets there
+    tracker, frame = _scan_setup(tiny_model_dir, tiles=0, lost_threshold=0.5)
+    for _ in range(len(order)):
+        ok, box = tracker.update(frame)
+        assert not ok and box == (100.0, 100.0, 40.0, 40.0) and "redetect" not in tracker.result.timings_ms
+
+
+def test_a_redetection_needs_the_reacquire_threshold(tiny_model_dir):
+    """Presence 0.3 keeps a tracking target (threshold 0.2) but does not re-acquire a lost one when
+    the card asks 0.4; the effective re-acquire threshold is never below the lost threshold."""
+    side = geometry.crop_side((0, 0, 40, 40), 4.0)
+    sweep = len(geometry.tile_centres(1600, 900, side, 120, 120, TILE_STRIDE)) // 8 + 2
+    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=0.4, lost_threshold=0.2)
+    assert tracker.reacquire_threshold == 0.4 and tracker.redetect_tiles == 8
+    assert not any(tracker.update(frame)[0] for _ in range(sweep))
+    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=None, lost_threshold=0.2)
+    assert tracker.reacquire_threshold == 0.2
+    assert any(tracker.update(frame)[0] for _ in range(sweep))
+    tracker, _ = _scan_setup(tiny_model_dir, tiles=8, reacquire=0.4, lost_threshold=0.6)
+    assert tracker.reacquire_threshold == 0.6
 
 
 def test_hann_window_is_skipped_while_lost(tiny_model_dir, make_tracker, real_clip):

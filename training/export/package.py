@@ -36,6 +36,8 @@ INFERENCE_DEFAULTS: dict[str, Any] = {
     "max_search_factor": 8.0,
     "size_update_rate": None,  # None: each detection's size as is (OSTrack); see sstrack_edge.tracker
     "lost_patience": 0,  # low-score frames in a row the tracker still follows before it re-detects
+    "reacquire_threshold": None,  # presence a re-detection needs; None: lost_threshold
+    "redetect_tiles": 0,  # crops of a frame scan per re-detection frame; 0: no scan
 }
 INFERENCE_OPTIONAL = ("hann_window_when_lost",)  # keys a card may add; the Tracker's default otherwise
 
