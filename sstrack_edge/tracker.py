@@ -171,6 +171,9 @@ class Tracker:
         self._crop_buffers: dict[tuple[int, int], np.ndarray] = {}
         self._box: tuple[float, float, float, float] | None = None  # search centre and size
         self._good_box: tuple[float, float, float, float] | None = None  # last box scored above threshold
+        # last box scored at or above the re-acquire threshold: its size sizes the scan's tiles (the
+        # last good box may be the doubtful first frame of a loss, e.g. shrunk at the frame edge)
+        self._sure_box: tuple[float, float, float, float] | None = None
         self._frame_hw: tuple[int, int] | None = None
         self._lost_frames = 0
         self._frame_index = 0
@@ -247,7 +250,7 @@ class Tracker:
         side = geometry.crop_side(box, self._template_factor)
         self._fill_input(frame, cx, cy, side, self._tz, self._template)
         self._template_version += 1
-        self._box = self._good_box = box
+        self._box = self._good_box = self._sure_box = box
         self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         self._lost_frames = 0
         self._tiles = None
@@ -334,6 +337,8 @@ class Tracker:
             self._box = tuple(float(v) for v in geometry.clip_box(new_box, step.width, step.height, self._margin))
             if not lost:
                 self._good_box = self._box
+                if score >= self.reacquire_threshold:
+                    self._sure_box = self._box
         else:  # re-detect around the last good box (neither moved nor grown)
             self._box = self._good_box
         self._frame_index += 1
@@ -356,11 +361,12 @@ class Tracker:
 
     def _scan(self, step: _Step, maps: tuple[np.ndarray, ...]) -> tuple[_Step, tuple[np.ndarray, ...]]:
         """Re-detection over the frame: the next ``redetect_tiles`` tiles (normal search factor, the
-        last good box's size) besides the crop of ``step``; returns the crop, and its maps, whose
-        score peak has the highest presence (the crop of ``step`` on a tie)."""
+        size of the last box scored at or above the re-acquire threshold) besides the crop of
+        ``step``; returns the crop, and its maps, whose score peak has the highest presence (the
+        crop of ``step`` on a tie)."""
         frame = step.frame
         good = self._good_box
-        side = geometry.crop_side(good, self._search_factor)
+        side = geometry.crop_side(self._sure_box, self._search_factor)
         if self._tiles is None:
             self._tiles = geometry.tile_centres(step.width, step.height, side, good[0] + good[2] / 2.0,
                                                 good[1] + good[3] / 2.0, TILE_STRIDE)

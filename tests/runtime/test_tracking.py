@@ -230,19 +230,20 @@ def test_tiles_cover_the_frame_nearest_first(width, height, side):
         geometry.tile_centres(width, height, side, 0, 0, 1.5)
 
 
-def _scanned_model(card, presence: float) -> LoadedModel:
+def _scanned_model(card, net: dict) -> LoadedModel:
     """A network with a presence map that sees the target in any crop with a lit pixel: score and
-    presence peak (0.9, ``presence``) at the centre cell, a 40 px box; 0.05 everywhere for a dark crop."""
+    presence peak (0.9, ``net["presence"]``) at the centre cell, a ``net["size"]`` px box for a crop
+    of the normal side; 0.05 everywhere for a dark crop. ``net`` may change between frames."""
     F = card.feature_size
     card = replace(card, outputs={**card.outputs, "presence_map": "presence_map"})
-    size = np.full((2, F, F), 40 / math.ceil(40 * card.search.factor), np.float32)
     offset = np.zeros((2, F, F), np.float32)
 
     def run(z, x):
         score = np.full((F, F), 0.05, np.float32)
         pres = score.copy()
         if x.max() > 0:
-            score[F // 2, F // 2], pres[F // 2, F // 2] = 0.9, presence
+            score[F // 2, F // 2], pres[F // 2, F // 2] = 0.9, net["presence"]
+        size = np.full((2, F, F), net["size"] / math.ceil(40 * card.search.factor), np.float32)
         return score, size, offset, pres
 
     variant = replace(card.variants[0], name="fake", backend="fake")
@@ -251,37 +252,50 @@ def _scanned_model(card, presence: float) -> LoadedModel:
 
 def _scan_setup(tiny_model_dir, tiles: int, presence: float = 0.9, reacquire=None, **kw):
     """A 40 px target at (100, 100) of a dark 1600 x 900 frame; it reappears lit at (1380, 700), far
-    beyond the widest local search (8 x 40 px around the last box)."""
+    beyond the widest local search (8 x 40 px around the last box). Returns the tracker, that frame
+    and the fake network's settings."""
     card = sstrack_edge.ModelCard.load(tiny_model_dir)
     inference = {**card.inference, "lost_patience": 0, "redetect_tiles": tiles, "reacquire_threshold": reacquire}
-    tracker = sstrack_edge.Tracker(_scanned_model(replace(card, inference=inference), presence), **kw)
+    net = {"presence": presence, "size": 40.0}
+    tracker = sstrack_edge.Tracker(_scanned_model(replace(card, inference=inference), net), **kw)
     frame = np.zeros((900, 1600, 3), np.uint8)
     tracker.init(frame, (100.0, 100.0, 40.0, 40.0))
     frame[700:720, 1380:1400] = 255
-    return tracker, frame
+    return tracker, frame, net
 
 
 def _overlaps_target(cx, cy, side):
     return abs(cx - 1390) < side / 2 + 10 and abs(cy - 710) < side / 2 + 10
 
 
-def test_redetection_scans_the_frame_in_tiles_and_finds_a_target_that_moved(tiny_model_dir):
-    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, lost_threshold=0.5)
+@pytest.mark.parametrize("doubtful_frame", [False, True])
+def test_redetection_scans_the_frame_in_tiles_and_finds_a_target_that_moved(tiny_model_dir, doubtful_frame):
+    """With ``doubtful_frame`` the loss starts with a frame that passes the lost threshold but not the
+    re-acquire one and shrinks the box to 10 px: the tiles keep the size of the last sure box."""
+    tracker, frame, net = _scan_setup(tiny_model_dir, tiles=8, reacquire=0.5, lost_threshold=0.2)
     side = geometry.crop_side((0, 0, 40, 40), tracker.card.search.factor)
     order = geometry.tile_centres(1600, 900, side, 120, 120, TILE_STRIDE)
     first = next(i for i, c in enumerate(order) if _overlaps_target(*c, side))
     assert first >= 8  # not in the first frame's tiles: the scan must move on
+    if doubtful_frame:
+        lit = np.zeros_like(frame)
+        lit[110:130, 110:130] = 255
+        net.update(presence=0.3, size=10.0)
+        ok, (x, y, w, h) = tracker.update(lit)
+        assert ok and (w, h) == (10, 10)  # rounded by clip_box's margin: still 10 px
+        net.update(presence=0.9, size=40.0)
     ok, _ = tracker.update(frame)  # the first lost frame (patience 0): no scan yet
     assert not ok and "redetect" not in tracker.result.timings_ms
+    good = tracker.result.bbox
     for _ in range(first // 8):
         ok, box = tracker.update(frame)
-        assert not ok and box == (100.0, 100.0, 40.0, 40.0) and tracker.result.timings_ms["redetect"] > 0
+        assert not ok and box == good and tracker.result.timings_ms["redetect"] > 0
     ok, (x, y, w, h) = tracker.update(frame)  # the frame whose tiles reach the target
     assert ok and tracker.result.state == "tracking" and tracker.result.score == pytest.approx(0.9)
     assert (x + w / 2, y + h / 2) == pytest.approx(order[first]) and (w, h) == pytest.approx((40, 40))
     assert tracker.result.search_factor == tracker.card.search.factor
     # without tiles the widening local search never gets there
-    tracker, frame = _scan_setup(tiny_model_dir, tiles=0, lost_threshold=0.5)
+    tracker, frame, _ = _scan_setup(tiny_model_dir, tiles=0, lost_threshold=0.5)
     for _ in range(len(order)):
         ok, box = tracker.update(frame)
         assert not ok and box == (100.0, 100.0, 40.0, 40.0) and "redetect" not in tracker.result.timings_ms
@@ -292,13 +306,13 @@ def test_a_redetection_needs_the_reacquire_threshold(tiny_model_dir):
     the card asks 0.4; the effective re-acquire threshold is never below the lost threshold."""
     side = geometry.crop_side((0, 0, 40, 40), 4.0)
     sweep = len(geometry.tile_centres(1600, 900, side, 120, 120, TILE_STRIDE)) // 8 + 2
-    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=0.4, lost_threshold=0.2)
+    tracker, frame, _ = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=0.4, lost_threshold=0.2)
     assert tracker.reacquire_threshold == 0.4 and tracker.redetect_tiles == 8
     assert not any(tracker.update(frame)[0] for _ in range(sweep))
-    tracker, frame = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=None, lost_threshold=0.2)
+    tracker, frame, _ = _scan_setup(tiny_model_dir, tiles=8, presence=0.3, reacquire=None, lost_threshold=0.2)
     assert tracker.reacquire_threshold == 0.2
     assert any(tracker.update(frame)[0] for _ in range(sweep))
-    tracker, _ = _scan_setup(tiny_model_dir, tiles=8, reacquire=0.4, lost_threshold=0.6)
+    tracker, _, _ = _scan_setup(tiny_model_dir, tiles=8, reacquire=0.4, lost_threshold=0.6)
     assert tracker.reacquire_threshold == 0.6
 
 
