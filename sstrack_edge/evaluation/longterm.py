@@ -122,7 +122,7 @@ def score_longterm(run: LongTermRun, ground_truth: np.ndarray, present: np.ndarr
     for t in frames:
         if present[t] and not present[t - 1]:  # the target returns at frame t
             good = np.flatnonzero(run.ok[t:] & (iou[t:] >= 0.5))
-            returns.append((t, int(good[0]) if len(good) else len(gt) - t))
+            returns.append((int(t), int(good[0]) if len(good) else int(len(gt) - t)))
     total = _counts(ok, vis, [r for _, r in returns])
     by_kind = {}
     if kinds is not None:

@@ -42,7 +42,8 @@ def _other_boxes(gt0, frame, n):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_each_target_is_tracked_exactly_as_a_separate_tracker(street, backend):
     """Targets added at the start and mid-stream, one removed mid-stream; a high lost threshold
-    makes the targets beside the real one go lost and re-detect, so the whole state machine runs."""
+    makes the targets beside the real one go lost and re-detect (with the card's frame scan), so the
+    whole state machine runs."""
     frames, gt = street
     settings = dict(backend=backend, precision="fp32", threads=1, lost_threshold=0.5)
     multi = MultiTracker(DEFAULT, **settings)
@@ -60,6 +61,7 @@ def test_each_target_is_tracked_exactly_as_a_separate_tracker(street, backend):
         add(frames[0], box)
     worst_box = worst_score = 0.0
     states: set[str] = set()
+    scanned = False
     for k in range(1, len(frames)):
         if k == 20:
             late = add(frames[k], tuple(gt[k]))  # a target added between frames
@@ -78,8 +80,10 @@ def test_each_target_is_tracked_exactly_as_a_separate_tracker(street, backend):
             worst_score = max(worst_score, abs(r.score - tracker.score))
             assert r.search_factor == tracker.result.search_factor
             states.add(r.state)
+            scanned = scanned or "redetect" in r.timings_ms
     assert worst_box <= BOX_TOL_PX and worst_score <= SCORE_TOL, (worst_box, worst_score)
     assert {"tracking", "lost"} <= states  # both branches of the lost logic ran
+    assert scanned  # the card's frame scan ran while a target was re-detected
     assert singles[0].result.lost is False  # the real target (a car) is still followed
 
 
