@@ -71,10 +71,14 @@ def one_opencv_thread(baseline):
 
 @pytest.fixture(scope="module")
 def update(baseline, one_opencv_thread):
-    """``tracker.update`` of the default model on a fixed pre-decoded frame (no video decode in the timing)."""
+    """``tracker.update`` of the default model on a fixed pre-decoded frame (no video decode in the
+    timing), in the tracking regime: threshold 0 keeps it from going lost, since a lost tracker scans
+    the frame with ``redetect_tiles`` more network calls per update (timed by
+    benchmarks/redetect_latency.py)."""
     from sstrack_edge.tracker import Tracker
 
-    tracker = Tracker(backend=baseline.backend, precision=baseline.precision, threads=baseline.threads)
+    tracker = Tracker(backend=baseline.backend, precision=baseline.precision, threads=baseline.threads,
+                      lost_threshold=0.0)
     frame = np.random.default_rng(0).integers(0, 256, size=(360, 640, 3), dtype=np.uint8)
     tracker.init(frame, (300.0, 150.0, 40.0, 60.0))
     return lambda: tracker.update(frame)
