@@ -486,7 +486,7 @@ def check_reacquire_threshold(value: Any) -> float | None:
         return None
     is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not is_number or not 0.0 <= value <= 1.0:
-        raise ValueError(f"reacquire_threshold must be null or a number in [0, 1] (null = lost_threshold), got {value!r}")
+        raise ValueError(f"reacquire_threshold must be None/null or a number in [0, 1] (None = lost_threshold), got {value!r}")
     return float(value)
 
 

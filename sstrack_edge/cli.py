@@ -33,6 +33,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lost-threshold", type=float, default=None, help="score below which the target counts as lost (default: from the card)")
     g.add_argument("--lost-patience", type=int, default=None,
                    help="low-score frames still followed before re-detection (default: from the card; 0 = freeze at once)")
+    g.add_argument("--reacquire-threshold", type=float, default=None,
+                   help="presence a re-detection needs to re-acquire the target (default: from the card)")
+    g.add_argument("--redetect-tiles", type=int, default=None,
+                   help="crops of the frame scan per re-detection frame, each one network call (default: from the card; 0 = off)")
 
 
 def _make_tracker(args: argparse.Namespace, several: bool = False):
@@ -49,6 +53,8 @@ def _make_tracker(args: argparse.Namespace, several: bool = False):
         lost_threshold=args.lost_threshold,
         variant=args.variant,
         lost_patience=args.lost_patience,
+        reacquire_threshold=args.reacquire_threshold,
+        redetect_tiles=args.redetect_tiles,
     )
 
 

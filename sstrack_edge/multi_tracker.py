@@ -109,6 +109,8 @@ class MultiTracker:
         lost_threshold: float | None = None,
         variant: str | None = None,
         lost_patience: int | None = None,
+        reacquire_threshold: float | None = None,
+        redetect_tiles: int | None = None,
     ):
         if isinstance(model, LoadedModel):
             self.model = model
@@ -117,8 +119,9 @@ class MultiTracker:
             self.model = _load(model, backend, precision, threads, spin_wait, variant, stacklevel=3, batched=True)
             options = {}
         # checks the options once, as Tracker does (a conflicting option, a bad threshold or patience)
-        probe = Tracker(self.model, lost_threshold=lost_threshold, lost_patience=lost_patience, **options)
-        self._settings = dict(lost_threshold=probe.lost_threshold, lost_patience=probe.lost_patience)
+        probe = Tracker(self.model, lost_threshold=lost_threshold, lost_patience=lost_patience,
+                        reacquire_threshold=reacquire_threshold, redetect_tiles=redetect_tiles, **options)
+        self._settings = probe.settings
         self._batch = TrackerBatch(self.model)  # ValueError for a single-target variant
         self._min_side = probe._min_side
         self._targets: dict[int, Tracker] = {}

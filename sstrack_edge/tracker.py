@@ -114,6 +114,13 @@ class Tracker:
         low-score frames in a row the tracker still follows before it re-detects; ``None`` = the
         card's ``inference.lost_patience`` (0 if absent). 0 freezes the search on the first lost frame,
         which re-acquires a target after occlusion or out-of-view better (docs/runtime.md).
+    reacquire_threshold:
+        presence a re-detection needs to be accepted (used as ``max(reacquire_threshold,
+        lost_threshold)``); ``None`` = the card's ``inference.reacquire_threshold`` (the lost
+        threshold if absent).
+    redetect_tiles:
+        crops of the frame scan added to each re-detection frame (each one more network call);
+        ``None`` = the card's ``inference.redetect_tiles`` (0 if absent), 0 = no scan.
     """
 
     def __init__(
@@ -126,6 +133,8 @@ class Tracker:
         lost_threshold: float | None = None,
         variant: str | None = None,
         lost_patience: int | None = None,
+        reacquire_threshold: float | None = None,
+        redetect_tiles: int | None = None,
     ):
         if isinstance(model, LoadedModel):
             conflicts = {
@@ -159,8 +168,9 @@ class Tracker:
         # None: take each detection's size as is (OSTrack)
         self._size_rate = check_size_update_rate(inf.get("size_update_rate"))
         self.lost_threshold = float(inf["lost_threshold"]) if lost_threshold is None else lost_threshold
-        self._reacquire = check_reacquire_threshold(inf.get("reacquire_threshold"))
-        self._redetect_tiles = check_redetect_tiles(inf.get("redetect_tiles", 0))
+        self._reacquire = check_reacquire_threshold(
+            inf.get("reacquire_threshold") if reacquire_threshold is None else reacquire_threshold)
+        self._redetect_tiles = check_redetect_tiles(inf.get("redetect_tiles", 0) if redetect_tiles is None else redetect_tiles)
         self._tiles: list[tuple[float, float]] | None = None  # tile centres of the current re-detection
         self._next_tile = 0
         self._tile_search = np.zeros((1, 3, self._sx, self._sx), np.float32) if self._redetect_tiles else None
@@ -206,6 +216,13 @@ class Tracker:
     def redetect_tiles(self) -> int:
         """Crops of the frame scan added to each re-detection frame (card ``redetect_tiles``; 0 = off)."""
         return self._redetect_tiles
+
+    @property
+    def settings(self) -> dict[str, float | int]:
+        """The lost-target settings in use, as ``Tracker`` keyword arguments (``Tracker(model, **settings)``
+        makes a tracker that behaves the same)."""
+        return dict(lost_threshold=self.lost_threshold, lost_patience=self.lost_patience,
+                    reacquire_threshold=self.reacquire_threshold, redetect_tiles=self.redetect_tiles)
 
     @property
     def card(self) -> ModelCard:

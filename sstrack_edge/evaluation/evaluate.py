@@ -71,8 +71,7 @@ def batch_trackers(tracker, batch: int, label: str) -> list | None:
         return None
     from sstrack_edge.tracker import Tracker
 
-    settings = dict(lost_threshold=tracker.lost_threshold, lost_patience=tracker.lost_patience)
-    return [tracker] + [Tracker(model, **settings) for _ in range(batch - 1)]
+    return [tracker] + [Tracker(model, **tracker.settings) for _ in range(batch - 1)]
 
 
 def _track(tracker, mode: str, sequences: list[Sequence], batch: int, label: str, stream_fps=None,

@@ -236,7 +236,7 @@ def run_identity(tracker) -> dict[str, Any]:
         "tracker": "sstrack", "card_sha256": hashlib.sha256(card_json).hexdigest(), "model": card.name,
         "variant": v.name, "backend": v.backend, "precision": tracker.model.precision,
         "files_sha256": dict(v.sha256),
-        "settings": {**card.inference, "lost_threshold": tracker.lost_threshold, "lost_patience": tracker.lost_patience},
+        "settings": {**card.inference, **tracker.settings},
     }
 
 

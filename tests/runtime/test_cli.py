@@ -358,7 +358,8 @@ def test_track_several_targets_rows_equal_multitracker_and_separate_trackers(
 
     clip, n, boxes = train_videos / "OTB_Bird2.mp4", 10, bird2_boxes(train_videos)
     results, video = tmp_path / "tracks.txt", tmp_path / "out.mp4"
-    settings = ["--model", tiny_model_dir, "--backend", "ort", "--threads", 1, "--lost-threshold", 0.6, "--lost-patience", 2]
+    settings = ["--model", tiny_model_dir, "--backend", "ort", "--threads", 1, "--lost-threshold", 0.6, "--lost-patience", 2,
+                "--reacquire-threshold", 0.7, "--redetect-tiles", 2]
     args = ["track", clip, *[a for b in boxes for a in ("--bbox", box_arg(b))], *settings]
     assert run_cli(args + ["--max-frames", n, "--results", results, "--output", video, "--quiet"]) == 0
     err = capsys.readouterr().err
@@ -375,24 +376,27 @@ def test_track_several_targets_rows_equal_multitracker_and_separate_trackers(
     assert f"{n} frames, 3 targets, {sum(per_id.values())} lost (0: {per_id[0]}, 1: {per_id[1]}, 2: {per_id[2]})" in err
 
     frames = read_video_frames(clip, n)
-    opts = dict(backend="ort", threads=1, lost_threshold=0.6, lost_patience=2)
-    multi = sstrack_edge.MultiTracker(load(tiny_model_dir, backend="ort", threads=1, batched=True),
-                                      lost_threshold=0.6, lost_patience=2)
+    lost = dict(lost_threshold=0.6, lost_patience=2, reacquire_threshold=0.7, redetect_tiles=2)
+    opts = dict(backend="ort", threads=1, **lost)
+    multi = sstrack_edge.MultiTracker(load(tiny_model_dir, backend="ort", threads=1, batched=True), **lost)
     singles = [make_tracker(tiny_model_dir, **opts) for _ in boxes]
     for b, t in zip(boxes, singles):
         multi.add(frames[0], b)
         t.init(frames[0], b)
     expect_multi, expect_single = [], []
+    scanned = False
     for k, frame in enumerate(frames, start=1):
         if k > 1:
             multi.update(frame)
             for t in singles:
                 t.update(frame)
+                scanned = scanned or "redetect" in t.result.timings_ms
         expect_multi += [cli.MOT_ROW % (k, i, *r.bbox, r.score, r.lost) for i, r in multi.results.items()]
         expect_single += [cli.MOT_ROW % (k, i, *t.result.bbox, t.result.score, t.result.lost) for i, t in enumerate(singles)]
     written = results.read_text().splitlines(keepends=True)
     assert written == expect_multi
     assert written == expect_single
+    assert scanned  # the re-detection settings given on the command line were in play
     assert count_video_frames(video) == n
 
 

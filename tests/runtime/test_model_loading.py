@@ -94,7 +94,7 @@ def test_corrupted_model_file(model_copy, load):
         (lambda d: d["inference"].update(size_update_rate="fast"), "size_update_rate.*'fast'"),
         (lambda d: d["inference"].update(lost_patience=-1), "lost_patience must be a whole number"),
         (lambda d: d["inference"].update(lost_patience=2.5), "lost_patience must be a whole number"),
-        (lambda d: d["inference"].update(reacquire_threshold=1.5), "reacquire_threshold must be null or a number in"),
+        (lambda d: d["inference"].update(reacquire_threshold=1.5), "reacquire_threshold must be None/null or a number in"),
         (lambda d: d["inference"].update(redetect_tiles=-1), "redetect_tiles must be a whole number"),
         (lambda d: d["inference"].update(redetect_tiles="8"), "redetect_tiles must be a whole number"),
         (lambda d: d.update(schema_version=99), "schema_version"),

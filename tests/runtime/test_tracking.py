@@ -343,6 +343,21 @@ def test_the_default_model_finds_a_car_that_moved_while_hidden(real_sequence):
             assert max(ious) < 0.5, ious
 
 
+def test_lost_settings_come_from_the_card_unless_given(tiny_model_dir, make_tracker):
+    inf = sstrack_edge.ModelCard.load(tiny_model_dir).inference
+    tracker = make_tracker(tiny_model_dir)
+    assert tracker.settings == dict(lost_threshold=inf["lost_threshold"], lost_patience=inf.get("lost_patience", 0),
+                                    reacquire_threshold=inf["lost_threshold"], redetect_tiles=0)
+    given = dict(lost_threshold=0.2, lost_patience=4, reacquire_threshold=0.5, redetect_tiles=3)
+    tracker = make_tracker(tiny_model_dir, **given)
+    assert tracker.settings == given
+    assert make_tracker(tiny_model_dir, **tracker.settings).settings == given
+    with pytest.raises(ValueError, match="redetect_tiles must be a whole number"):
+        make_tracker(tiny_model_dir, redetect_tiles=-1)
+    with pytest.raises(ValueError, match="reacquire_threshold must be None/null or a number in"):
+        make_tracker(tiny_model_dir, reacquire_threshold=1.5)
+
+
 def test_hann_window_is_skipped_while_lost(tiny_model_dir, make_tracker, real_clip):
     frames, gt = real_clip
     tracker = make_tracker(tiny_model_dir, backend="onnxruntime", threads=1, lost_threshold=1.0)
