@@ -465,12 +465,13 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
 def check_size_update_rate(value: Any) -> float | None:
     """``size_update_rate`` (card value or evaluation option) as a float, or None (off); ValueError
     unless it is None or a number in (0, 1]."""
-    if value is None:
-        return None
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not is_number or not 0.0 < value <= 1.0:
+    if value is not None and not (_is_number(value) and 0.0 < value <= 1.0):
         raise ValueError(f"size_update_rate must be null or a number in (0, 1] (null = off), got {value!r}")
-    return float(value)
+    return None if value is None else float(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def check_lost_patience(value: Any) -> int:
@@ -482,12 +483,9 @@ def check_lost_patience(value: Any) -> int:
 
 def check_reacquire_threshold(value: Any) -> float | None:
     """``reacquire_threshold`` (card value) as a float in [0, 1], or None (= the lost threshold)."""
-    if value is None:
-        return None
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not is_number or not 0.0 <= value <= 1.0:
+    if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"reacquire_threshold must be None/null or a number in [0, 1] (None = lost_threshold), got {value!r}")
-    return float(value)
+    return None if value is None else float(value)
 
 
 def check_redetect_tiles(value: Any) -> int:
