@@ -38,7 +38,7 @@ def parse_setting(text: str, card: ModelCard) -> dict:
         if "=" not in item:
             raise ValueError(f"setting item {item!r} must look like key=value")
         key, value = item.split("=", 1)
-        if key not in out and key not in ("reacquire_threshold", "redetect_tiles", "hann_window_when_lost"):
+        if key not in out and key not in ("reacquire_threshold", "redetect_tiles", "lost_relative", "hann_window_when_lost"):
             raise ValueError(f"{key!r} is not a card inference key ({sorted(out)})")
         out[key] = yaml.safe_load(value)
     check_inference(out, f"setting {text!r}")

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 CKPT=${1:?usage: build_default_model.sh CHECKPOINT [OUT_DIR]}
 OUT=${2:-models/default}
 CONFIG=${SSTRACK_CONFIG:-training/configs/vittrack_finetune.yaml}   # its validation clips decide
-INFERENCE=${SSTRACK_INFERENCE:-lost_threshold=0.15 lost_patience=5 reacquire_threshold=0.4 redetect_tiles=8}
+INFERENCE=${SSTRACK_INFERENCE:-lost_threshold=0.15 lost_patience=5 reacquire_threshold=0.4 redetect_tiles=8 lost_relative=0.3}
 LICENCES="initialisation: OpenCV VitTrack (OpenCV model zoo), Apache-2.0; training data (not shipped): \
 OTB-100, VOT2014/2015/2018, VOT-LT2018, VOT-TIR2016, DTB70, UAVDT, UAV123@10fps, UAV20L (public \
 benchmarks, research use under their own terms) and ../shared/data/stills (COCO annotations CC BY 4.0 \

@@ -458,6 +458,7 @@ def check_inference(inference: dict[str, Any], name: str) -> None:
         check_lost_patience(inference.get("lost_patience", 0))
         check_reacquire_threshold(inference.get("reacquire_threshold"))
         check_redetect_tiles(inference.get("redetect_tiles", 0))
+        check_lost_relative(inference.get("lost_relative", 0.0))
     except ValueError as e:
         raise ModelFileError(f"model card {name!r} is malformed: inference.{e}") from None
 
@@ -486,6 +487,13 @@ def check_reacquire_threshold(value: Any) -> float | None:
     if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"reacquire_threshold must be None/null or a number in [0, 1] (None = lost_threshold), got {value!r}")
     return None if value is None else float(value)
+
+
+def check_lost_relative(value: Any) -> float:
+    """``lost_relative`` (card value or ``Tracker`` argument) as a float in [0, 1) (0 = off)."""
+    if not (_is_number(value) and 0.0 <= value < 1.0):
+        raise ValueError(f"lost_relative must be a number in [0, 1) (0 = off), got {value!r}")
+    return float(value)
 
 
 def check_redetect_tiles(value: Any) -> int:

@@ -35,6 +35,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="low-score frames still followed before re-detection (default: from the card; 0 = freeze at once)")
     g.add_argument("--reacquire-threshold", type=float, default=None,
                    help="presence a re-detection needs to re-acquire the target (default: from the card)")
+    g.add_argument("--lost-relative", type=float, default=None,
+                   help="also lost below this fraction of the target's usual presence (default: from the card; 0 = off)")
     g.add_argument("--redetect-tiles", type=int, default=None,
                    help="crops of the frame scan per re-detection frame, each one network call (default: from the card; 0 = off)")
 
@@ -55,6 +57,7 @@ def _make_tracker(args: argparse.Namespace, several: bool = False):
         lost_patience=args.lost_patience,
         reacquire_threshold=args.reacquire_threshold,
         redetect_tiles=args.redetect_tiles,
+        lost_relative=args.lost_relative,
     )
 
 

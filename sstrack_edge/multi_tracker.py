@@ -111,6 +111,7 @@ class MultiTracker:
         lost_patience: int | None = None,
         reacquire_threshold: float | None = None,
         redetect_tiles: int | None = None,
+        lost_relative: float | None = None,
     ):
         if isinstance(model, LoadedModel):
             self.model = model
@@ -120,7 +121,8 @@ class MultiTracker:
             options = {}
         # checks the options once, as Tracker does (a conflicting option, a bad threshold or patience)
         probe = Tracker(self.model, lost_threshold=lost_threshold, lost_patience=lost_patience,
-                        reacquire_threshold=reacquire_threshold, redetect_tiles=redetect_tiles, **options)
+                        reacquire_threshold=reacquire_threshold, redetect_tiles=redetect_tiles,
+                        lost_relative=lost_relative, **options)
         self._settings = probe.settings
         self._batch = TrackerBatch(self.model)  # ValueError for a single-target variant
         self._min_side = probe._min_side

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -40,6 +41,7 @@ from .backends import (
     LoadedModel,
     _load,
     check_lost_patience,
+    check_lost_relative,
     check_reacquire_threshold,
     check_redetect_tiles,
     check_size_update_rate,
@@ -52,6 +54,8 @@ TRACKING, LOST, INITIALIZED = "tracking", "lost", "initialized"
 # Re-detection tiles: neighbours this fraction of a tile's side apart, so a target near a tile's
 # border (where the score map is weakest) is well inside the next one.
 TILE_STRIDE = 0.7
+# lost_relative: the target's usual presence is the median of its last this-many sure frames
+RELATIVE_WINDOW = 30
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,10 @@ class Tracker:
     redetect_tiles:
         crops of the frame scan added to each re-detection frame (each one more network call);
         ``None`` = the card's ``inference.redetect_tiles`` (0 if absent), 0 = no scan.
+    lost_relative:
+        a tracked frame is also lost below this fraction of the target's usual presence (the
+        median of its last ``RELATIVE_WINDOW`` sure frames); ``None`` = the card's
+        ``inference.lost_relative`` (0 = off if absent).
     """
 
     def __init__(
@@ -135,6 +143,7 @@ class Tracker:
         lost_patience: int | None = None,
         reacquire_threshold: float | None = None,
         redetect_tiles: int | None = None,
+        lost_relative: float | None = None,
     ):
         if isinstance(model, LoadedModel):
             conflicts = {
@@ -171,6 +180,8 @@ class Tracker:
         self._reacquire = check_reacquire_threshold(
             inf.get("reacquire_threshold") if reacquire_threshold is None else reacquire_threshold)
         self._redetect_tiles = check_redetect_tiles(inf.get("redetect_tiles", 0) if redetect_tiles is None else redetect_tiles)
+        self._relative = check_lost_relative(inf.get("lost_relative", 0.0) if lost_relative is None else lost_relative)
+        self._sure_scores: deque[float] = deque(maxlen=RELATIVE_WINDOW)  # presence of the last sure frames
         self._tiles: list[tuple[float, float]] | None = None  # tile centres of the current re-detection
         self._next_tile = 0
         self._tile_search = np.zeros((1, 3, self._sx, self._sx), np.float32) if self._redetect_tiles else None
@@ -207,10 +218,18 @@ class Tracker:
         return self._patience
 
     @property
+    def current_lost_threshold(self) -> float:
+        """The threshold the next tracked frame must reach: :attr:`lost_threshold`, or with
+        ``lost_relative`` that fraction of the target's usual presence when higher."""
+        if self._relative and self._sure_scores:
+            return max(self._lost_threshold, self._relative * float(np.median(self._sure_scores)))
+        return self._lost_threshold
+
+    @property
     def reacquire_threshold(self) -> float:
         """Presence a re-detection needs to be accepted: the card's ``reacquire_threshold``, never
-        below :attr:`lost_threshold` (and equal to it when the card has none)."""
-        return max(self._reacquire or 0.0, self._lost_threshold)
+        below :attr:`current_lost_threshold` (and equal to it when the card has none)."""
+        return max(self._reacquire or 0.0, self.current_lost_threshold)
 
     @property
     def redetect_tiles(self) -> int:
@@ -222,7 +241,8 @@ class Tracker:
         """The lost-target settings in use, as ``Tracker`` keyword arguments (``Tracker(model, **settings)``
         makes a tracker that behaves the same)."""
         return dict(lost_threshold=self.lost_threshold, lost_patience=self.lost_patience,
-                    reacquire_threshold=self.reacquire_threshold, redetect_tiles=self.redetect_tiles)
+                    reacquire_threshold=max(self._reacquire or 0.0, self._lost_threshold),
+                    redetect_tiles=self.redetect_tiles, lost_relative=self._relative)
 
     @property
     def card(self) -> ModelCard:
@@ -271,6 +291,7 @@ class Tracker:
         self._frame_hw = (int(frame.shape[0]), int(frame.shape[1]))
         self._lost_frames = 0
         self._tiles = None
+        self._sure_scores.clear()
         self._frame_index = 0
         self._result = TrackResult(
             bbox=box,
@@ -335,7 +356,8 @@ class Tracker:
         if not (math.isfinite(score) and math.isfinite(peak)):
             raise FloatingPointError(
                 f"the network returned a non-finite score ({peak}, presence {score}); the model file is broken")
-        lost = score < (self.reacquire_threshold if redetecting else self._lost_threshold)
+        sure = self.reacquire_threshold  # both before this frame's score joins the history
+        lost = score < (sure if redetecting else self.current_lost_threshold)
         self._lost_frames = self._lost_frames + 1 if lost else 0
         if not lost:
             self._tiles = None  # the next re-detection scans from its own last good box
@@ -354,8 +376,9 @@ class Tracker:
             self._box = tuple(float(v) for v in geometry.clip_box(new_box, step.width, step.height, self._margin))
             if not lost:
                 self._good_box = self._box
-                if score >= self.reacquire_threshold:
+                if score >= sure:
                     self._sure_box = self._box
+                    self._sure_scores.append(score)
         else:  # re-detect around the last good box (neither moved nor grown)
             self._box = self._good_box
         self._frame_index += 1

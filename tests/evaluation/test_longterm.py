@@ -48,14 +48,23 @@ def test_a_return_never_reacquired_counts_the_frames_left():
 
 @pytest.mark.realdata
 def test_runtime_confidence_is_the_score_its_lost_decision_uses(train_videos):
+    """The confidence the long-term scoring reads is the score the lost decision compares: a frame
+    is ok only at or above the bar in force (the lost threshold, raised by ``lost_relative``), lost
+    only below the re-acquire bar, and always lost below the card's lost threshold."""
     (seq,) = load_dataset(train_videos, "videos", ["UAV123_10fps_person9"])
     tracker = create_tracker("sstrack", threads=1)
     run = run_longterm(tracker, seq)
     t = tracker.lost_threshold
     assert np.isnan(run.confidence[0]) and np.isfinite(run.confidence[1:]).all()
-    # reported lost exactly when the score is below the threshold (the presence signal is the score)
-    assert (~run.ok[1:] == (run.confidence[1:] < t)).all()
+    assert (~run.ok[1:][run.confidence[1:] < t]).all()
     assert np.isfinite(run.boxes).all()  # a box is reported also for lost frames (the last good one)
+    tracker.init(seq.read_frame(0), seq.init_box)  # frame by frame, with the bars in force before each
+    for i in range(1, len(seq)):
+        low, high = tracker.current_lost_threshold, tracker.reacquire_threshold
+        ok, _ = tracker.update(seq.read_frame(i))
+        score = tracker.result.score
+        assert (score >= low) if ok else (score < high), (i, ok, score, low, high)
+        assert score >= t or not ok
 
 
 @pytest.mark.realdata

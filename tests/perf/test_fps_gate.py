@@ -73,7 +73,7 @@ def one_opencv_thread(baseline):
 def update(baseline, one_opencv_thread):
     """``tracker.update`` of the default model on one fixed pre-decoded real frame (the first of
     ``sstrack-edge bench``'s clip; no video decode in the timing), its target initialised there: the
-    tracker stays on it, so every call does the same work. Threshold 0 keeps it in the tracking
+    tracker stays on it, so every call does the same work. Thresholds 0 keep it in the tracking
     regime (one network call per update): a lost tracker scans the frame with ``redetect_tiles``
     more calls (timed by benchmarks/redetect_latency.py), and one that follows noise changes its
     crop from call to call."""
@@ -81,7 +81,7 @@ def update(baseline, one_opencv_thread):
     from sstrack_edge.tracker import Tracker
 
     tracker = Tracker(backend=baseline.backend, precision=baseline.precision, threads=baseline.threads,
-                      lost_threshold=0.0)
+                      lost_threshold=0.0, lost_relative=0.0)
     frames, box, _ = load_bench_frames(1)
     frame = frames[0]
     tracker.init(frame, box)

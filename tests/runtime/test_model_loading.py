@@ -97,6 +97,7 @@ def test_corrupted_model_file(model_copy, load):
         (lambda d: d["inference"].update(reacquire_threshold=1.5), "reacquire_threshold must be None/null or a number in"),
         (lambda d: d["inference"].update(redetect_tiles=-1), "redetect_tiles must be a whole number"),
         (lambda d: d["inference"].update(redetect_tiles="8"), "redetect_tiles must be a whole number"),
+        (lambda d: d["inference"].update(lost_relative=-0.1), "lost_relative must be a number in"),
         (lambda d: d.update(schema_version=99), "schema_version"),
         (lambda d: d["input"].update(template="not_an_input"), "no input 'not_an_input'"),
         (lambda d: d["template"].update(size=64), "shape"),

@@ -347,8 +347,8 @@ def test_lost_settings_come_from_the_card_unless_given(tiny_model_dir, make_trac
     inf = sstrack_edge.ModelCard.load(tiny_model_dir).inference
     tracker = make_tracker(tiny_model_dir)
     assert tracker.settings == dict(lost_threshold=inf["lost_threshold"], lost_patience=inf.get("lost_patience", 0),
-                                    reacquire_threshold=inf["lost_threshold"], redetect_tiles=0)
-    given = dict(lost_threshold=0.2, lost_patience=4, reacquire_threshold=0.5, redetect_tiles=3)
+                                    reacquire_threshold=inf["lost_threshold"], redetect_tiles=0, lost_relative=0.0)
+    given = dict(lost_threshold=0.2, lost_patience=4, reacquire_threshold=0.5, redetect_tiles=3, lost_relative=0.4)
     tracker = make_tracker(tiny_model_dir, **given)
     assert tracker.settings == given
     assert make_tracker(tiny_model_dir, **tracker.settings).settings == given
@@ -356,6 +356,25 @@ def test_lost_settings_come_from_the_card_unless_given(tiny_model_dir, make_trac
         make_tracker(tiny_model_dir, redetect_tiles=-1)
     with pytest.raises(ValueError, match="reacquire_threshold must be None/null or a number in"):
         make_tracker(tiny_model_dir, reacquire_threshold=1.5)
+    with pytest.raises(ValueError, match="lost_relative must be a number in"):
+        make_tracker(tiny_model_dir, lost_relative=1.0)
+
+
+@pytest.mark.parametrize("relative, lost", [(0.0, False), (0.5, True)])
+def test_lost_relative_raises_the_bar_to_the_targets_usual_presence(tiny_model_dir, relative, lost):
+    """Presence 0.8 on the first frames, then 0.3: above the lost threshold (0.15), but below half
+    the target's usual presence, which ``lost_relative`` 0.5 makes the bar."""
+    tracker, _, net = _scan_setup(tiny_model_dir, tiles=0, reacquire=0.4, lost_threshold=0.15, lost_relative=relative)
+    lit = np.zeros((900, 1600, 3), np.uint8)
+    lit[110:130, 110:130] = 255
+    net.update(presence=0.8)
+    assert all(tracker.update(lit)[0] for _ in range(5))
+    assert tracker.current_lost_threshold == pytest.approx(max(0.15, relative * 0.8))
+    net.update(presence=0.3)
+    ok, _ = tracker.update(lit)
+    assert ok is not lost and tracker.result.score == pytest.approx(0.3)
+    tracker.init(lit, (100.0, 100.0, 40.0, 40.0))  # a new target: no usual presence yet
+    assert tracker.current_lost_threshold == 0.15
 
 
 def test_hann_window_is_skipped_while_lost(tiny_model_dir, make_tracker, real_clip):

@@ -38,6 +38,7 @@ INFERENCE_DEFAULTS: dict[str, Any] = {
     "lost_patience": 0,  # low-score frames in a row the tracker still follows before it re-detects
     "reacquire_threshold": None,  # presence a re-detection needs; None: lost_threshold
     "redetect_tiles": 0,  # crops of a frame scan per re-detection frame; 0: no scan
+    "lost_relative": 0.0,  # also lost below this fraction of the target's usual presence; 0: off
 }
 INFERENCE_OPTIONAL = ("hann_window_when_lost",)  # keys a card may add; the Tracker's default otherwise
 
