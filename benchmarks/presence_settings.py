@@ -22,7 +22,6 @@ import json
 from dataclasses import replace
 
 import numpy as np
-import yaml
 
 from sstrack_edge import ModelCard, Tracker
 from sstrack_edge.backends import check_inference
@@ -32,15 +31,11 @@ from sstrack_edge.evaluation.longterm import run_longterm, score_longterm, summa
 
 
 def parse_setting(text: str, card: ModelCard) -> dict:
-    """``"key=value key=value"`` (YAML values) -> the card's inference with those keys replaced."""
-    out = dict(card.inference)
-    for item in text.split():
-        if "=" not in item:
-            raise ValueError(f"setting item {item!r} must look like key=value")
-        key, value = item.split("=", 1)
-        if key not in out and key not in ("reacquire_threshold", "redetect_tiles", "lost_relative", "hann_window_when_lost"):
-            raise ValueError(f"{key!r} is not a card inference key ({sorted(out)})")
-        out[key] = yaml.safe_load(value)
+    """``"key=value key=value"`` (YAML values, card inference keys) -> the card's inference with
+    those keys replaced."""
+    from training.export.cli import parse_inference  # the exporter's --inference parser
+
+    out = {**card.inference, **parse_inference(text.split())}
     check_inference(out, f"setting {text!r}")
     return out
 

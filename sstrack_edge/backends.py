@@ -475,15 +475,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
 def check_lost_patience(value: Any) -> int:
     """``lost_patience`` (card value or ``Tracker`` argument) as an int; ValueError if it is not one >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    if not _is_count(value):
         raise ValueError(f"lost_patience must be a whole number of frames >= 0, got {value!r}")
     return int(value)
 
 
 def check_reacquire_threshold(value: Any) -> float | None:
-    """``reacquire_threshold`` (card value) as a float in [0, 1], or None (= the lost threshold)."""
+    """``reacquire_threshold`` (card value or ``Tracker`` argument) as a float in [0, 1], or None
+    (= the lost threshold)."""
     if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"reacquire_threshold must be None/null or a number in [0, 1] (None = lost_threshold), got {value!r}")
     return None if value is None else float(value)
@@ -497,8 +502,9 @@ def check_lost_relative(value: Any) -> float:
 
 
 def check_redetect_tiles(value: Any) -> int:
-    """``redetect_tiles`` (card value) as an int >= 0 (0 = no frame scan while re-detecting)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    """``redetect_tiles`` (card value or ``Tracker`` argument) as an int >= 0 (0 = no frame scan
+    while re-detecting)."""
+    if not _is_count(value):
         raise ValueError(f"redetect_tiles must be a whole number of crops >= 0 (0 = off), got {value!r}")
     return int(value)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -182,6 +183,7 @@ class Tracker:
         self._redetect_tiles = check_redetect_tiles(inf.get("redetect_tiles", 0) if redetect_tiles is None else redetect_tiles)
         self._relative = check_lost_relative(inf.get("lost_relative", 0.0) if lost_relative is None else lost_relative)
         self._sure_scores: deque[float] = deque(maxlen=RELATIVE_WINDOW)  # presence of the last sure frames
+        self._usual = 0.0  # their median (0 until the first sure frame): updated when one is added
         self._tiles: list[tuple[float, float]] | None = None  # tile centres of the current re-detection
         self._next_tile = 0
         self._tile_search = np.zeros((1, 3, self._sx, self._sx), np.float32) if self._redetect_tiles else None
@@ -221,9 +223,7 @@ class Tracker:
     def current_lost_threshold(self) -> float:
         """The threshold the next tracked frame must reach: :attr:`lost_threshold`, or with
         ``lost_relative`` that fraction of the target's usual presence when higher."""
-        if self._relative and self._sure_scores:
-            return max(self._lost_threshold, self._relative * float(np.median(self._sure_scores)))
-        return self._lost_threshold
+        return max(self._lost_threshold, self._relative * self._usual)
 
     @property
     def reacquire_threshold(self) -> float:
@@ -292,6 +292,7 @@ class Tracker:
         self._lost_frames = 0
         self._tiles = None
         self._sure_scores.clear()
+        self._usual = 0.0
         self._frame_index = 0
         self._result = TrackResult(
             bbox=box,
@@ -345,19 +346,20 @@ class Tracker:
         card's ``maps``), update the state, set :attr:`result`. ``times``: ``perf_counter`` at the
         start of the update, after preprocessing, after inference."""
         redetecting = self._lost_frames > self._patience
-        scanned = step.frame is not None
-        t_scan = time.perf_counter()
+        scanned, t_scan = step.frame is not None, 0.0
         if scanned:
+            t_scan = time.perf_counter()
             step, maps = self._scan(step, maps)
-        t_scan = time.perf_counter() - t_scan
+            t_scan = time.perf_counter() - t_scan
         score_map, size_map, offset_map = maps[:3]
         idx, score = self._pick_cell(maps, redetecting)
         peak = float(score_map.flat[idx])
         if not (math.isfinite(score) and math.isfinite(peak)):
             raise FloatingPointError(
                 f"the network returned a non-finite score ({peak}, presence {score}); the model file is broken")
-        sure = self.reacquire_threshold  # both before this frame's score joins the history
-        lost = score < (sure if redetecting else self.current_lost_threshold)
+        bar = self.current_lost_threshold  # both before this frame's score joins the history
+        sure = max(self._reacquire or 0.0, bar)  # = reacquire_threshold
+        lost = score < (sure if redetecting else bar)
         self._lost_frames = self._lost_frames + 1 if lost else 0
         if not lost:
             self._tiles = None  # the next re-detection scans from its own last good box
@@ -378,7 +380,9 @@ class Tracker:
                 self._good_box = self._box
                 if score >= sure:
                     self._sure_box = self._box
-                    self._sure_scores.append(score)
+                    if self._relative:
+                        self._sure_scores.append(score)
+                        self._usual = statistics.median(self._sure_scores)
         else:  # re-detect around the last good box (neither moved nor grown)
             self._box = self._good_box
         self._frame_index += 1
