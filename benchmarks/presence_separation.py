@@ -1,8 +1,9 @@
 """How well does a model's presence confidence separate "target there" from "target gone"?
 
 Apart from any threshold or patience: each model tracks the validation clips with their real and
-injected absences (seed 0) and never reports lost (threshold 0), so every model of the same box
-network follows the same path. Then, over the visible frames it tracks on target (IoU >= 0.5) and
+injected absences (seed 0) and never reports lost (threshold 0, no relative bar: a card's relative
+bar would still report frames lost and start re-detection), so every model of the same box network
+follows the same path. Then, over the visible frames it tracks on target (IoU >= 0.5) and
 over the absent frames, the script prints, for thresholds that would report 0.5 / 1 / 2 / 5 % of
 the on-target frames lost, the share of absent frames they would report lost.
 
@@ -28,7 +29,8 @@ def confidences(model: str, sequences) -> tuple[np.ndarray, np.ndarray]:
     """(confidence on on-target visible frames, confidence on absent frames); frame 0 excluded."""
     on, absent = [], []
     for seq in sequences:
-        tracker = Tracker(model, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0)
+        tracker = Tracker(model, backend="onnxruntime", precision="fp32", threads=1, lost_threshold=0.0,
+                          lost_relative=0.0)
         run = run_longterm(tracker, seq)
         visible, conf = seq.present()[1:], run.confidence[1:]
         iou = iou_xywh(run.boxes[1:], np.nan_to_num(seq.ground_truth[1:]))
