@@ -13,6 +13,7 @@ import torch
 
 from sstrack_edge.bench import count_onnx_macs
 from training.export.onnx_export import export_onnx
+from training.models.checkpoints import infer_tracker_config
 from training.models.ostrack import ModelConfig, build_model, count_macs
 
 SMALL = dict(template_size=64, search_size=128, embed_dim=32, depth=2, num_heads=2, head_channels=16)
@@ -72,5 +73,20 @@ def test_count_macs_equals_the_onnx_graph_count(tmp_path):
     assert count_onnx_macs(path) == count_macs(cfg)
     # and the count moves with the architecture the way the formula says
     assert count_macs(ModelConfig(**{**SMALL, "depth": 3})) > count_macs(cfg)
+
+
+@pytest.mark.parametrize("ce_loc", [(), (0, 1)])
+def test_count_macs_of_the_presence_block(tmp_path, ce_loc):
+    """The presence copy of the last block runs on every token (no candidate elimination); the
+    exporter reads the option back from the weights."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(**SMALL, presence_head=True, presence_block=True, ce_loc=ce_loc)
+    model = build_model(cfg).eval()
+    path = export_onnx(model, tmp_path / "m.onnx")
+    assert count_onnx_macs(path) == count_macs(cfg)
+    assert count_macs(cfg) > count_macs(ModelConfig(**SMALL, presence_head=True, ce_loc=ce_loc))
+    inferred = infer_tracker_config(model.state_dict())
+    assert inferred["presence_head"] is True and inferred["presence_block"] is True
+    assert infer_tracker_config(build_model(ModelConfig(**SMALL)).state_dict())["presence_block"] is False
 
 

@@ -24,15 +24,19 @@ VITTRACK = "object_tracking_vittrack_2023sep.onnx"
 CLIP = "UAV123_10fps_wakeboard3"
 
 
-@pytest.fixture(scope="module")
-def presence_vittrack(vittrack_dir):
-    """VitTrack with a presence branch; its starting point (the ctr branch) is shifted down so that
-    presence and score differ and the tests can tell which one the tracker reads."""
+@pytest.fixture(scope="module", params=[False, True], ids=["branch", "block"])
+def presence_vittrack(vittrack_dir, request):
+    """VitTrack with a presence branch (and, for "block", the branch's own copy of the last block);
+    its starting point (the ctr branch) is shifted down so that presence and score differ and the
+    tests can tell which one the tracker reads; the block copy is changed too, so that the branch
+    reads other tokens than the box head."""
     arch, state = read_vittrack_onnx(vittrack_dir / VITTRACK)
-    model = build_model(ModelConfig.from_dict({**arch, "presence_head": True}))
+    model = build_model(ModelConfig.from_dict({**arch, "presence_head": True, "presence_block": request.param}))
     report = load_pretrained(model, {"model": state}, kind="ostrack", min_loaded_fraction=1.0)
     with torch.no_grad():
         model.box_head.conv5_presence.bias -= 2.0
+        if request.param:
+            model.backbone.block_presence.mlp.fc2.weight *= 1.5
     return model.eval(), report
 
 
@@ -56,6 +60,36 @@ def test_presence_branch_starts_as_the_ctr_branch(vittrack_dir, clip):
         out = model(torch.from_numpy(tracker._template), torch.from_numpy(tracker._search))
     assert torch.equal(out["presence_map"], out["score_map"])
     assert float(out["score_map"].max()) > 0.3  # a real crop of the target, not an empty map
+
+
+def test_presence_block_starts_as_the_last_block(vittrack_dir, clip):
+    """``presence_block``: a checkpoint without it fills the copy from the last block and the final
+    norm, so the presence map starts equal to the score map; the box outputs never depend on it."""
+    arch, state = read_vittrack_onnx(vittrack_dir / VITTRACK)
+    model = build_model(ModelConfig.from_dict({**arch, "presence_head": True, "presence_block": True})).eval()
+    report = load_pretrained(model, {"model": state}, kind="ostrack", min_loaded_fraction=1.0)
+    assert len(report.presence_from_last_block) == 14 and len(report.presence_from_ctr) == 30
+    assert not report.missing and report.backbone_fraction == 1.0
+    last = model.backbone.blocks[-1].state_dict()
+    assert all(torch.equal(v, last[k]) for k, v in model.backbone.block_presence.state_dict().items())
+    seq, frames = clip
+    tracker = torch_tracker(model)
+    tracker.init(frames[0], seq.init_box)
+    tracker._prepare(frames[1], tracker._search)
+    inputs = torch.from_numpy(tracker._template), torch.from_numpy(tracker._search)
+    with torch.no_grad():
+        out = model(*inputs)
+        assert torch.equal(out["presence_map"], out["score_map"]) and float(out["score_map"].max()) > 0.3
+        model.backbone.block_presence.mlp.fc2.weight *= 1.5
+        changed = model(*inputs)
+    assert not torch.allclose(changed["presence_map"], out["presence_map"])
+    for k in ("score_map", "size_map", "offset_map"):
+        assert torch.equal(changed[k], out[k])
+
+
+def test_presence_block_needs_the_presence_branch():
+    with pytest.raises(ValueError, match="presence_block needs presence_head"):
+        ModelConfig(presence_block=True)
 
 
 def test_tracker_reads_presence_at_the_chosen_cell(presence_vittrack, clip):
@@ -141,9 +175,10 @@ def test_presence_loss_targets_the_heatmap_and_zero_for_negatives():
 
 
 @pytest.mark.realdata
-def test_training_only_the_presence_branch_leaves_the_tracker_unchanged(train_videos, stills_dir, tmp_path):
+@pytest.mark.parametrize("block", [False, True], ids=["branch", "block"])
+def test_training_only_the_presence_branch_leaves_the_tracker_unchanged(train_videos, stills_dir, tmp_path, block):
     torch.set_num_threads(1)
-    cfg = tiny_config(train_videos, stills_dir, epochs=1, model={"presence_head": True},
+    cfg = tiny_config(train_videos, stills_dir, epochs=1, model={"presence_head": True, "presence_block": block},
                       data={"samples_per_epoch": 32, "negative_prob": 0.5},
                       optim={"batch_size": 8, "lr": 1e-2, "trainable_keys": ["_presence."], "backbone_keys": []})
     trainer = Trainer(cfg, tmp_path)
@@ -152,11 +187,13 @@ def test_training_only_the_presence_branch_leaves_the_tracker_unchanged(train_vi
     after = trainer.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all("_presence." in k for k in changed), sorted(changed)[:5]
+    assert any(k.startswith("backbone.block_presence.") for k in changed) == block
     # BatchNorm statistics of the frozen branches did not move; the presence branch's did
     assert any(k.endswith("running_mean") for k in changed)
     assert rec["presence"] > 0 and rec["negative_samples"] > 0
     saved = read_checkpoint(tmp_path / "last.pt")
     assert saved["model_config"]["presence_head"] is True
+    assert saved["model_config"]["presence_block"] is block
 
 
 def test_trainable_keys_that_match_nothing_are_refused(train_videos, stills_dir, tmp_path):

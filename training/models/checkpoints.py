@@ -73,6 +73,8 @@ class LoadReport:
     # presence-branch tensors the file lacks, started from the ctr branch's (a tracker checkpoint
     # loaded into a model with ``presence_head``: docs/presence.md)
     presence_from_ctr: list[str] = field(default_factory=list)
+    # the presence copy of the last block and norm (``presence_block``), started from them
+    presence_from_last_block: list[str] = field(default_factory=list)
 
     @property
     def loaded_backbone(self) -> int:
@@ -92,6 +94,8 @@ class LoadReport:
         )
         if self.presence_from_ctr:
             s += f"; presence branch started from the ctr branch ({len(self.presence_from_ctr)} tensors)"
+        if self.presence_from_last_block:
+            s += f"; presence block started from the last block ({len(self.presence_from_last_block)} tensors)"
         if self.mismatched:
             s += "; mismatched: " + ", ".join(
                 f"{k} ckpt{tuple(a)} vs model{tuple(b)}" for k, a, b in self.mismatched[:5])
@@ -110,6 +114,7 @@ class LoadReport:
             "mismatched": len(self.mismatched),
             "interpolated": list(self.interpolated),
             "presence_from_ctr": len(self.presence_from_ctr),
+            "presence_from_last_block": len(self.presence_from_last_block),
         }
 
 
@@ -293,14 +298,26 @@ def load_pretrained(
     report.missing = [k for k in model_state if k not in loaded]
     if kind != "ostrack":  # a backbone-only file is not expected to fill the head
         report.missing = [k for k in report.missing if k.startswith("backbone.")]
-    presence = [k for k in report.missing if k.startswith("box_head.") and "_presence." in k]
+    branch = [k for k in model_state if k.startswith("box_head.") and "_presence." in k]
+    presence = [k for k in report.missing if k in set(branch)]
     ctr_loaded = all(k.replace("_presence.", "_ctr.") in loaded for k in presence)
-    if presence and ctr_loaded and len(presence) == sum("_presence." in k for k in model_state):
+    if presence and ctr_loaded and len(presence) == len(branch):
         # a tracker without a presence branch: the new branch starts as a copy of the ctr branch
         for k in presence:
             new_state[k] = new_state[k.replace("_presence.", "_ctr.")].clone()
         report.presence_from_ctr = presence
         report.missing = [k for k in report.missing if k not in set(presence)]
+    copies = {k: k.replace("backbone.block_presence.", f"backbone.blocks.{cfg.depth - 1}.")
+              .replace("backbone.norm_presence.", "backbone.norm.")
+              for k in model_state if k.startswith(("backbone.block_presence.", "backbone.norm_presence."))}
+    if copies and all(k in report.missing and src in loaded for k, src in copies.items()):
+        # a checkpoint without the presence block: it starts as a copy of the last block and norm,
+        # so the presence branch reads what the box head reads until it is trained
+        for k, src in copies.items():
+            new_state[k] = new_state[src].clone()
+        report.presence_from_last_block = list(copies)
+        report.loaded.extend(copies)
+        report.missing = [k for k in report.missing if k not in copies]
     report.interpolated = [k for k in report.interpolated if k in loaded]
     log.info(report.summary())
     if report.backbone_fraction < min_loaded_fraction:
@@ -341,6 +358,7 @@ def infer_tracker_config(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         head_channels=int(head.shape[0]),
         qkv_bias="backbone.blocks.0.attn.qkv.bias" in s,
         presence_head="box_head.conv1_presence.0.weight" in s,
+        presence_block="backbone.block_presence.norm1.weight" in s,
     )
     fc1 = s.get("backbone.blocks.0.mlp.fc1.weight")
     if fc1 is not None:

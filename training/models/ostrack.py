@@ -9,7 +9,9 @@ one-to-one (``backbone.*``, ``box_head.*``):
     [z; x] -> backbone.blocks[0..depth)            pre-norm ViT blocks (optional candidate elimination)
     backbone.norm (LayerNorm eps 1e-6)
     box_head (CenterPredictor) on the F x F search tokens: score / offset / size maps
-                                                   [+ presence map: ``presence_head``, docs/presence.md]
+                                                   [+ presence map: ``presence_head``, docs/presence.md;
+                                                    with ``presence_block`` read from its own copy of the
+                                                    last block: backbone.block_presence / norm_presence]
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class ModelConfig:
     # a fourth head branch, the ctr branch's twin: the probability that the target (not just something
     # like it) is centred in each cell; trained on positive and negative pairs (docs/presence.md)
     presence_head: bool = False
+    # the presence branch reads the search tokens of its own copy of the last ViT block (started from
+    # it and trained for presence, with the template tokens in its attention) instead of the tokens the
+    # box head reads; needs presence_head
+    presence_block: bool = False
     ce_loc: tuple[int, ...] = ()  # candidate-elimination block indices; empty = off
     ce_keep_ratio: float = 0.7
     norm_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -63,6 +69,8 @@ class ModelConfig:
                 raise ValueError(f"{name} {getattr(self, name)} is not a multiple of patch_size {self.patch_size}")
         if self.network_color not in ("BGR", "RGB"):
             raise ValueError(f"network_color must be 'BGR' or 'RGB', got {self.network_color!r}")
+        if self.presence_block and not self.presence_head:
+            raise ValueError("presence_block needs presence_head: true")
         if any(not 0 <= i < self.depth for i in self.ce_loc):
             raise ValueError(f"ce_loc {self.ce_loc} must index blocks 0..{self.depth - 1}")
 
@@ -219,11 +227,20 @@ class Backbone(nn.Module):
             Block(cfg, dpr[i], cfg.ce_keep_ratio if i in cfg.ce_loc else None) for i in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(d, eps=cfg.ln_eps)
+        if cfg.presence_block:  # the presence branch's copy of the last block (no candidate elimination)
+            self.block_presence = Block(cfg, dpr[-1])
+            self.norm_presence = nn.LayerNorm(d, eps=cfg.ln_eps)
         nn.init.trunc_normal_(self.pos_embed_z, std=0.02)
         nn.init.trunc_normal_(self.pos_embed_x, std=0.02)
         self.apply(_init_vit_weights)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The search tokens (B, F*F, C) after the last block and the final norm."""
+        return self.forward_with_presence(z, x)[0]
+
+    def forward_with_presence(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The search tokens, and with ``presence_block`` the presence branch's (its block runs on
+        the input of the last block), else None."""
         z = self.patch_embed(z) + self.pos_embed_z
         x = self.patch_embed(x) + self.pos_embed_x
         n_z, n_x = z.shape[1], x.shape[1]
@@ -231,15 +248,23 @@ class Backbone(nn.Module):
         global_idx = None
         if self.cfg.ce_loc:
             global_idx = torch.arange(n_x, device=x.device).unsqueeze(0).expand(x.shape[0], -1)
-        for blk in self.blocks:
+        presence = None
+        for i, blk in enumerate(self.blocks):
+            if self.cfg.presence_block and i == len(self.blocks) - 1:
+                p, _ = self.block_presence(tokens, n_z, None)
+                presence = _search_tokens(self.norm_presence(p), n_z, n_x, global_idx)
             tokens, global_idx = blk(tokens, n_z, global_idx)
-        tokens = self.norm(tokens)
-        x = tokens[:, n_z:]
-        if global_idx is not None and x.shape[1] < n_x:
-            # dropped search tokens come back as zeros at their original positions (vit_ce)
-            full = x.new_zeros(x.shape[0], n_x, x.shape[2])
-            x = full.scatter(1, global_idx.unsqueeze(-1).expand(-1, -1, x.shape[2]), x)
-        return x
+        return _search_tokens(self.norm(tokens), n_z, n_x, global_idx), presence
+
+
+def _search_tokens(tokens: torch.Tensor, n_z: int, n_x: int, global_idx: torch.Tensor | None) -> torch.Tensor:
+    """The search part of ``tokens``; search tokens dropped by candidate elimination come back as
+    zeros at their original positions (vit_ce)."""
+    x = tokens[:, n_z:]
+    if global_idx is not None and x.shape[1] < n_x:
+        full = x.new_zeros(x.shape[0], n_x, x.shape[2])
+        x = full.scatter(1, global_idx.unsqueeze(-1).expand(-1, -1, x.shape[2]), x)
+    return x
 
 
 def _init_vit_weights(m: nn.Module) -> None:
@@ -279,14 +304,16 @@ class CenterPredictor(nn.Module):
             x = getattr(self, f"conv{i}_{name}")(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, presence_x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``x`` (B, C, F, F): the search features; ``presence_x``: the presence branch's own
+        (``presence_block``), else it reads ``x`` too."""
         out = {
             "score_map": _clamped_sigmoid(self._branch(x, "ctr")),
             "size_map": _clamped_sigmoid(self._branch(x, "size")),
             "offset_map": self._branch(x, "offset"),
         }
         if self.presence:
-            out["presence_map"] = _clamped_sigmoid(self._branch(x, "presence"))
+            out["presence_map"] = _clamped_sigmoid(self._branch(x if presence_x is None else presence_x, "presence"))
         return out
 
 
@@ -334,11 +361,13 @@ class OSTrack(nn.Module):
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.normalize(template.float())
         x = self.normalize(search.float())
-        feat = self.backbone(z, x)  # (B, F*F, C)
+        feat, presence = self.backbone.forward_with_presence(z, x)  # (B, F*F, C) each
         b, n, c = feat.shape
         f = self.cfg.feature_size
         feat = feat.transpose(1, 2).reshape(b, c, f, f)
-        out = self.box_head(feat)
+        if presence is not None:
+            presence = presence.transpose(1, 2).reshape(b, c, f, f)
+        out = self.box_head(feat, presence)
         out["pred_boxes"] = decode_boxes(out["score_map"], out["size_map"], out["offset_map"])
         return out
 
@@ -364,6 +393,8 @@ def count_macs(cfg: ModelConfig) -> int:
     macs = stem_macs(cfg) if stem_macs else (n_z + n_x) * 3 * p2 * d  # patch embedding
     for i in range(cfg.depth):
         n = n_z + n_x
+        if cfg.presence_block and i == cfg.depth - 1:  # the presence copy of the last block, no CE
+            macs += n * d * 3 * d + 2 * n * n * d + n * d * d + 2 * n * d * hid
         macs += n * d * 3 * d + 2 * n * n * d + n * d * d  # qkv, q k^T and attn v, proj
         if i in cfg.ce_loc and cfg.ce_keep_ratio < 1.0:
             n_x = min(n_x, math.ceil(cfg.ce_keep_ratio * n_x))
