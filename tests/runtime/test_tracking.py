@@ -321,7 +321,8 @@ def test_the_default_model_finds_a_car_that_moved_while_hidden(real_sequence):
     """The bundled model on real drone frames (UAVDT S1301, cars on a road): 8 black frames, then the
     scene shifted so the car is ~170 px from where it was lost, beyond the widest local search. With
     the card's frame scan the car is re-acquired on the first frame and followed; the same card
-    without the scan (the control) does not find it within 20 frames."""
+    without the scan (the control) has not found it after 5 frames (v6 finds it on the 7th once its
+    search has widened; v5 not within 20)."""
     frames, gt = real_sequence("S1301", 21)
     dx, dy = -128, -112
     card = sstrack_edge.ModelCard.load(default_model_dir())
@@ -340,7 +341,7 @@ def test_the_default_model_finds_a_car_that_moved_while_hidden(real_sequence):
         if tiles:
             assert min(ious) >= 0.5, ious
         else:
-            assert max(ious) < 0.5, ious
+            assert max(ious[:5]) < 0.5, ious  # the widening local search needs several frames
 
 
 def test_lost_settings_come_from_the_card_unless_given(tiny_model_dir, make_tracker):
