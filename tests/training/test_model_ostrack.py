@@ -164,9 +164,9 @@ def test_ce_model_runs_and_restores_dropped_tokens_as_zeros():
     m = build_model(cfg).eval()
     z, x = _inputs(cfg)
     with torch.no_grad():
-        feat = m.backbone(m.normalize(z), m.normalize(x))
+        feat, presence = m.backbone(m.normalize(z), m.normalize(x))
         out = m(z, x)
-    assert feat.shape == (1, 256, 64)
+    assert feat.shape == (1, 256, 64) and presence is None
     n_zero = int((feat.abs().sum(-1) == 0).sum())
     assert n_zero == 256 - math.ceil(0.7 * math.ceil(0.7 * 256))  # 256 -> 180 -> 126 kept
     assert out["score_map"].shape == (1, 1, 16, 16)

@@ -234,13 +234,10 @@ class Backbone(nn.Module):
         nn.init.trunc_normal_(self.pos_embed_x, std=0.02)
         self.apply(_init_vit_weights)
 
-    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The search tokens (B, F*F, C) after the last block and the final norm."""
-        return self.forward_with_presence(z, x)[0]
-
-    def forward_with_presence(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The search tokens, and with ``presence_block`` the presence branch's (its block runs on
-        the input of the last block), else None."""
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The search tokens (B, F*F, C) after the last block and the final norm, and with
+        ``presence_block`` the presence branch's (its block runs on the input of the last block),
+        else None."""
         z = self.patch_embed(z) + self.pos_embed_z
         x = self.patch_embed(x) + self.pos_embed_x
         n_z, n_x = z.shape[1], x.shape[1]
@@ -361,7 +358,7 @@ class OSTrack(nn.Module):
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.normalize(template.float())
         x = self.normalize(search.float())
-        feat, presence = self.backbone.forward_with_presence(z, x)  # (B, F*F, C) each
+        feat, presence = self.backbone(z, x)  # (B, F*F, C) each
         b, n, c = feat.shape
         f = self.cfg.feature_size
         feat = feat.transpose(1, 2).reshape(b, c, f, f)
