@@ -229,7 +229,11 @@ class Tracker:
     def reacquire_threshold(self) -> float:
         """Presence a re-detection needs to be accepted: the card's ``reacquire_threshold``, never
         below :attr:`current_lost_threshold` (and equal to it when the card has none)."""
-        return max(self._reacquire or 0.0, self.current_lost_threshold)
+        return self._reacquire_bar(self.current_lost_threshold)
+
+    def _reacquire_bar(self, lost_bar: float) -> float:
+        """The re-acquire threshold given the lost bar in force: never below it."""
+        return max(self._reacquire or 0.0, lost_bar)
 
     @property
     def redetect_tiles(self) -> int:
@@ -241,7 +245,7 @@ class Tracker:
         """The lost-target settings in use, as ``Tracker`` keyword arguments (``Tracker(model, **settings)``
         makes a tracker that behaves the same)."""
         return dict(lost_threshold=self.lost_threshold, lost_patience=self.lost_patience,
-                    reacquire_threshold=max(self._reacquire or 0.0, self._lost_threshold),
+                    reacquire_threshold=self._reacquire_bar(self._lost_threshold),
                     redetect_tiles=self.redetect_tiles, lost_relative=self._relative)
 
     @property
@@ -358,7 +362,7 @@ class Tracker:
             raise FloatingPointError(
                 f"the network returned a non-finite score ({peak}, presence {score}); the model file is broken")
         bar = self.current_lost_threshold  # both before this frame's score joins the history
-        sure = max(self._reacquire or 0.0, bar)  # = reacquire_threshold
+        sure = self._reacquire_bar(bar)  # = reacquire_threshold
         lost = score < (sure if redetecting else bar)
         self._lost_frames = self._lost_frames + 1 if lost else 0
         if not lost:

@@ -298,8 +298,8 @@ def load_pretrained(
     report.missing = [k for k in model_state if k not in loaded]
     if kind != "ostrack":  # a backbone-only file is not expected to fill the head
         report.missing = [k for k in report.missing if k.startswith("backbone.")]
-    branch = [k for k in model_state if k.startswith("box_head.") and "_presence." in k]
-    presence = [k for k in report.missing if k in set(branch)]
+    branch = {k for k in model_state if k.startswith("box_head.") and "_presence." in k}
+    presence = [k for k in report.missing if k in branch]
     ctr_loaded = all(k.replace("_presence.", "_ctr.") in loaded for k in presence)
     if presence and ctr_loaded and len(presence) == len(branch):
         # a tracker without a presence branch: the new branch starts as a copy of the ctr branch
