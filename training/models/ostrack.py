@@ -245,12 +245,13 @@ class Backbone(nn.Module):
         global_idx = None
         if self.cfg.ce_loc:
             global_idx = torch.arange(n_x, device=x.device).unsqueeze(0).expand(x.shape[0], -1)
-        presence = None
-        for i, blk in enumerate(self.blocks):
-            if self.cfg.presence_block and i == len(self.blocks) - 1:
-                p, _ = self.block_presence(tokens, n_z, None)
-                presence = _search_tokens(self.norm_presence(p), n_z, n_x, global_idx)
+        for blk in self.blocks[:-1]:
             tokens, global_idx = blk(tokens, n_z, global_idx)
+        presence = None
+        if self.cfg.presence_block:  # on the input of the last block
+            p, _ = self.block_presence(tokens, n_z, None)
+            presence = _search_tokens(self.norm_presence(p), n_z, n_x, global_idx)
+        tokens, global_idx = self.blocks[-1](tokens, n_z, global_idx)
         return _search_tokens(self.norm(tokens), n_z, n_x, global_idx), presence
 
 
